@@ -1,0 +1,4 @@
+import type { Command } from 'commander'
+
+/** Registers `punchswarm demo`. */
+export function registerDemoCommand(_program: Command): void {}

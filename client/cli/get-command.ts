@@ -1,0 +1,4 @@
+import type { Command } from 'commander'
+
+/** Registers `punchswarm get`. */
+export function registerGetCommand(_program: Command): void {}
