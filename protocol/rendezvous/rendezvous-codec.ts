@@ -5,6 +5,7 @@ import { isRendezvous, RENDEZVOUS_MAGIC } from '../udp-framing.js'
 import { ByteReader, ByteWriter } from './byte-cursor.js'
 import {
   BINDING_FLAG_CHANGE_PORT,
+  BINDING_REQUEST_MIN_BYTES,
   CONNECT_REQUEST_MIN_BYTES,
   MESSAGE_TYPES,
   NAT_CLASS_CODES,
@@ -87,6 +88,8 @@ export function encodeRendezvous(m: RendezvousMessage): Uint8Array {
   w.bytes(RENDEZVOUS_MAGIC).u8(MESSAGE_TYPES[m.type]).u8(flags).u32(m.txid)
   switch (m.type) {
     case 'bindingRequest':
+      w.padTo(BINDING_REQUEST_MIN_BYTES)
+      break
     case 'pushAck':
     case 'resultAck':
       break
@@ -161,6 +164,12 @@ export function decodeRendezvous(b: Uint8Array): RendezvousMessage {
   const id = (what: string) => r.bytes(ID_BYTES, what)
   switch (type) {
     case 'bindingRequest':
+      if (b.length < BINDING_REQUEST_MIN_BYTES) {
+        throw new DecodeError(
+          'DECODE_TRUNCATED',
+          `binding-request shorter than ${BINDING_REQUEST_MIN_BYTES} bytes`,
+        )
+      }
       return { type, txid, changePort: (flags & BINDING_FLAG_CHANGE_PORT) !== 0 }
     case 'pushAck':
     case 'resultAck':

@@ -50,6 +50,12 @@ export type RendezvousErrorName = keyof typeof RENDEZVOUS_ERROR_CODES
  */
 export const CONNECT_REQUEST_MIN_BYTES = 400
 
+/**
+ * Binding-requests are padded to this size: the answer (at most 29 bytes with an IPv6 endpoint) is
+ * then never larger than the request, so a spoofed request cannot aim more bytes at a third party.
+ */
+export const BINDING_REQUEST_MIN_BYTES = 32
+
 /** Pushes are retried until acknowledged, at most this many sends in all. */
 export const PUSH_MAX_SENDS = 3
 

@@ -1,0 +1,320 @@
+import type { Random } from '../clock.js'
+import { addressKey, type UdpAddress } from '../datagram-socket.js'
+import { DecodeError } from '../errors.js'
+import { KeyedRateLimiter } from './rate-limiter.js'
+import { issueRegisterToken, verifyRegisterToken } from './register-token.js'
+import { decodeRendezvous, encodeRendezvous } from './rendezvous-codec.js'
+import {
+  type ConnectPush,
+  type ConnectRequest,
+  PUSH_MAX_SENDS,
+  type Register,
+  type RendezvousErrorName,
+  type RendezvousMessage,
+  type WireNatClass,
+} from './rendezvous-messages.js'
+
+/** docs/protocol/connect-request.md, Timers. */
+export const KEEPALIVE_INTERVAL_MS = 15_000
+export const REGISTRATION_TTL_MS = 60_000
+export const PUSH_RETRY_MS = 500
+const MAX_REGISTRATIONS = 1_000_000
+
+export interface RendezvousRelayOptions {
+  /** HMAC key for registration tokens. */
+  secret: Uint8Array
+  /** How long an issued token stays valid. @default 3_600_000 */
+  tokenTtlMs?: number
+  /** Connect-requests per second per requester address. @default 5 */
+  requesterRate?: number
+  /** Connect-requests per second aimed at one target peer. @default 5 */
+  targetRate?: number
+}
+
+export interface RegisteredPeer {
+  infoHash: Uint8Array
+  peerId: Uint8Array
+  endpoint: UdpAddress
+  lan?: UdpAddress
+  natClass: WireNatClass
+  rttMs: number
+  lastSeen: number
+}
+
+export type RelayEvent =
+  | { type: 'registered'; peer: RegisteredPeer }
+  | { type: 'expired'; peer: RegisteredPeer }
+  | { type: 'relayed'; infoHash: Uint8Array; from: Uint8Array; to: Uint8Array }
+  | { type: 'refused'; reason: RendezvousErrorName; from: UdpAddress }
+  | { type: 'punchResult'; infoHash: Uint8Array; success: boolean; elapsedMs: number }
+
+export interface RelayOutput {
+  sends: { bytes: Uint8Array; to: UdpAddress }[]
+  events: RelayEvent[]
+}
+
+interface PendingPush {
+  bytes: Uint8Array
+  to: UdpAddress
+  sends: number
+  due: number
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const regKey = (infoHash: Uint8Array, peerId: Uint8Array) => hex(infoHash) + hex(peerId)
+
+/**
+ * The tracker side of the rendezvous protocol as a pure state machine: datagrams and time in, datagrams
+ * to send and events out. It keeps token-verified registrations, relays connect-requests between peers
+ * of one swarm, retries pushes until acknowledged, and never sends more bytes for a request than the
+ * request carried (docs/protocol/connect-request.md, Abuse resistance).
+ */
+export class RendezvousRelay {
+  private readonly registry = new Map<string, RegisteredPeer>()
+  private readonly pushes = new Map<number, PendingPush>()
+  private readonly requesterLimit: KeyedRateLimiter
+  private readonly targetLimit: KeyedRateLimiter
+  private readonly tokenTtlMs: number
+
+  constructor(
+    private readonly options: RendezvousRelayOptions,
+    private readonly deps: { random: Random },
+  ) {
+    this.tokenTtlMs = options.tokenTtlMs ?? 3_600_000
+    this.requesterLimit = new KeyedRateLimiter(options.requesterRate ?? 5, (options.requesterRate ?? 5) * 2)
+    this.targetLimit = new KeyedRateLimiter(options.targetRate ?? 5, (options.targetRate ?? 5) * 2)
+  }
+
+  /** The token an announce response hands to `peerId` announcing from `ip`. */
+  issueToken(infoHash: Uint8Array, peerId: Uint8Array, ip: string, now: number): Uint8Array {
+    const expiry = Math.ceil((now + this.tokenTtlMs) / 1000)
+    return issueRegisterToken(this.options.secret, { infoHash, peerId, ip }, expiry)
+  }
+
+  /** Live registrations of one swarm (for the announce extension's firewalled list). */
+  registered(infoHash: Uint8Array, limit: number): RegisteredPeer[] {
+    const prefix = hex(infoHash)
+    const out: RegisteredPeer[] = []
+    for (const [k, p] of this.registry) {
+      if (out.length >= limit) break
+      if (k.startsWith(prefix)) out.push(p)
+    }
+    return out
+  }
+
+  get registrationCount(): number {
+    return this.registry.size
+  }
+
+  /** Handles one datagram from `from`. Never throws: bad input becomes an error reply or nothing. */
+  receive(bytes: Uint8Array, from: UdpAddress, now: number): RelayOutput {
+    const out: RelayOutput = { sends: [], events: [] }
+    let msg: RendezvousMessage
+    try {
+      msg = decodeRendezvous(bytes)
+    } catch (err) {
+      // Answer only what is big enough to pay for the answer; drop the rest silently.
+      if (err instanceof DecodeError && bytes.length >= 64)
+        this.refuse(out, from, 0, 'malformed', err.message)
+      return out
+    }
+    switch (msg.type) {
+      case 'bindingRequest':
+        out.sends.push({
+          bytes: encodeRendezvous({ type: 'bindingResponse', txid: msg.txid, observed: from }),
+          to: from,
+        })
+        break
+      case 'register':
+        this.onRegister(msg, from, now, out)
+        break
+      case 'connectRequest':
+        this.onConnectRequest(msg, bytes.length, from, now, out)
+        break
+      case 'pushAck':
+        if (this.pushes.get(msg.txid) && addressKey(this.pushes.get(msg.txid)!.to) === addressKey(from)) {
+          this.pushes.delete(msg.txid)
+        }
+        break
+      case 'punchResult':
+        out.events.push({
+          type: 'punchResult',
+          infoHash: msg.infoHash,
+          success: msg.success,
+          elapsedMs: msg.elapsedMs,
+        })
+        out.sends.push({ bytes: encodeRendezvous({ type: 'resultAck', txid: msg.txid }), to: from })
+        break
+      default:
+        // Answers and peer-to-peer probes are never addressed to the tracker: ignore them.
+        break
+    }
+    return out
+  }
+
+  /** Resends due pushes and drops stale registrations. */
+  tick(now: number): RelayOutput {
+    const out: RelayOutput = { sends: [], events: [] }
+    for (const [txid, p] of this.pushes) {
+      if (p.due > now) continue
+      if (p.sends >= PUSH_MAX_SENDS) {
+        this.pushes.delete(txid)
+        continue
+      }
+      p.sends++
+      p.due = now + PUSH_RETRY_MS
+      out.sends.push({ bytes: p.bytes, to: p.to })
+    }
+    for (const [k, p] of this.registry) {
+      if (now - p.lastSeen > REGISTRATION_TTL_MS) {
+        this.registry.delete(k)
+        out.events.push({ type: 'expired', peer: p })
+      }
+    }
+    return out
+  }
+
+  /** When `tick` next has work, or undefined when idle. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined
+    for (const p of this.pushes.values()) next = next === undefined ? p.due : Math.min(next, p.due)
+    for (const p of this.registry.values()) {
+      const d = p.lastSeen + REGISTRATION_TTL_MS + 1
+      next = next === undefined ? d : Math.min(next, d)
+    }
+    return next
+  }
+
+  private tokenOk(m: Register | ConnectRequest, from: UdpAddress, now: number, out: RelayOutput): boolean {
+    const verdict = verifyRegisterToken(
+      this.options.secret,
+      m.token,
+      { infoHash: m.infoHash, peerId: m.peerId, ip: from.address },
+      Math.floor(now / 1000),
+    )
+    if (verdict === 'ok') return true
+    this.refuse(
+      out,
+      from,
+      m.txid,
+      'badToken',
+      verdict === 'expired' ? 'token expired: announce again' : 'invalid token',
+    )
+    return false
+  }
+
+  private onRegister(m: Register, from: UdpAddress, now: number, out: RelayOutput): void {
+    if (!this.tokenOk(m, from, now, out)) return
+    const key = regKey(m.infoHash, m.peerId)
+    const known = this.registry.get(key)
+    if (!known && this.registry.size >= MAX_REGISTRATIONS) {
+      this.refuse(out, from, m.txid, 'rateLimited', 'tracker registration table is full')
+      return
+    }
+    const peer: RegisteredPeer = {
+      infoHash: m.infoHash,
+      peerId: m.peerId,
+      endpoint: { address: from.address, port: from.port, family: from.family },
+      lan: m.lan,
+      natClass: m.natClass,
+      rttMs: m.rttMs,
+      lastSeen: now,
+    }
+    this.registry.set(key, peer)
+    if (
+      !known ||
+      known.natClass !== peer.natClass ||
+      addressKey(known.endpoint) !== addressKey(peer.endpoint)
+    ) {
+      out.events.push({ type: 'registered', peer })
+    }
+    out.sends.push({
+      bytes: encodeRendezvous({
+        type: 'registerAck',
+        txid: m.txid,
+        observed: from,
+        keepaliveSeconds: KEEPALIVE_INTERVAL_MS / 1000,
+      }),
+      to: from,
+    })
+  }
+
+  private onConnectRequest(
+    m: ConnectRequest,
+    size: number,
+    from: UdpAddress,
+    now: number,
+    out: RelayOutput,
+  ): void {
+    if (!this.tokenOk(m, from, now, out)) return
+    if (!this.requesterLimit.take(from.address, now)) {
+      this.refuse(out, from, m.txid, 'rateLimited', 'too many connect-requests')
+      return
+    }
+    const target = this.registry.get(regKey(m.infoHash, m.targetPeerId))
+    if (!target) {
+      this.refuse(out, from, m.txid, 'notRegistered', 'target is not registered in this swarm')
+      return
+    }
+    if (!this.targetLimit.take(hex(m.infoHash) + hex(m.targetPeerId), now)) {
+      this.refuse(out, from, m.txid, 'rateLimited', 'too many connect-requests for this peer')
+      return
+    }
+    if (m.natClass === 'symmetric' && target.natClass === 'symmetric') {
+      this.refuse(out, from, m.txid, 'needsRelay', 'both peers are behind symmetric NAT')
+      return
+    }
+    const nonce = this.deps.random.bytes(new Uint8Array(8))
+    // Both sides start probing together: each waits out the difference of the one-way delays.
+    const slowest = Math.max(m.rttMs, target.rttMs)
+    const ack = encodeRendezvous({
+      type: 'connectAck',
+      txid: m.txid,
+      target: target.endpoint,
+      targetLan: target.lan,
+      targetNatClass: target.natClass,
+      punchDelayMs: Math.round((slowest - m.rttMs) / 2),
+      nonce,
+    })
+    const pushId = this.newPushId()
+    const push: ConnectPush = {
+      type: 'connectPush',
+      txid: pushId,
+      infoHash: m.infoHash,
+      requesterPeerId: m.peerId,
+      requester: { address: from.address, port: from.port, family: from.family },
+      requesterLan: m.lan,
+      requesterNatClass: m.natClass,
+      punchDelayMs: Math.round((slowest - target.rttMs) / 2),
+      nonce,
+    }
+    const pushBytes = encodeRendezvous(push)
+    // Never more out than in (the codec's padding guarantees it; this is the belt to its braces).
+    if (ack.length + pushBytes.length * PUSH_MAX_SENDS > size) {
+      this.refuse(out, from, m.txid, 'tooSmall', 'connect-request too small')
+      return
+    }
+    out.sends.push({ bytes: ack, to: from })
+    out.sends.push({ bytes: pushBytes, to: target.endpoint })
+    this.pushes.set(pushId, { bytes: pushBytes, to: target.endpoint, sends: 1, due: now + PUSH_RETRY_MS })
+    out.events.push({ type: 'relayed', infoHash: m.infoHash, from: m.peerId, to: m.targetPeerId })
+  }
+
+  private newPushId(): number {
+    let id: number
+    do id = this.deps.random.int(0x100000000)
+    while (this.pushes.has(id))
+    return id
+  }
+
+  private refuse(
+    out: RelayOutput,
+    to: UdpAddress,
+    txid: number,
+    code: RendezvousErrorName,
+    message: string,
+  ): void {
+    out.sends.push({ bytes: encodeRendezvous({ type: 'error', txid, code, message }), to })
+    out.events.push({ type: 'refused', reason: code, from: to })
+  }
+}
