@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Random } from '../../../../protocol/clock.js'
 import { choosePunchStrategy, type PunchPlan } from '../../../../protocol/punch/punch-plan.js'
-import { PunchSession } from '../../../../protocol/punch/punch-session.js'
+import { type PunchResult, PunchSession } from '../../../../protocol/punch/punch-session.js'
 import { decodeRendezvous } from '../../../../protocol/rendezvous/rendezvous-codec.js'
 import type { Punch } from '../../../../protocol/rendezvous/rendezvous-messages.js'
 
@@ -105,7 +105,7 @@ describe('punch session', () => {
   it('gives up with PUNCH_TIMEOUT', () => {
     const s = new PunchSession(plan({ punchDelayMs: 0 }), { timeoutMs: 1000 }, { random: xorshift(1) })
     s.start(0)
-    let result
+    let result: PunchResult | undefined
     for (let t = 50; t <= 1000 && !result; t += 50) result = s.onTimer(t).result
     expect(result).toMatchObject({ ok: false, error: { code: 'PUNCH_TIMEOUT' }, elapsedMs: 1000 })
     expect(s.nextDeadline()).toBeUndefined()
