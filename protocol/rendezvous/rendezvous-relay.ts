@@ -19,6 +19,8 @@ export const KEEPALIVE_INTERVAL_MS = 15_000
 export const REGISTRATION_TTL_MS = 60_000
 export const PUSH_RETRY_MS = 500
 const MAX_REGISTRATIONS = 1_000_000
+/** How long a punch's outcome may still be reported. */
+const NONCE_TTL_MS = 60_000
 
 export interface RendezvousRelayOptions {
   /** HMAC key for registration tokens. */
@@ -49,7 +51,8 @@ export type RelayEvent =
   | { type: 'punchResult'; infoHash: Uint8Array; success: boolean; elapsedMs: number }
 
 export interface RelayOutput {
-  sends: { bytes: Uint8Array; to: UdpAddress }[]
+  /** `fromAltPort`: send from the tracker's alternate port (answers to change-port binding-requests). */
+  sends: { bytes: Uint8Array; to: UdpAddress; fromAltPort?: boolean }[]
   events: RelayEvent[]
 }
 
@@ -72,6 +75,8 @@ const regKey = (infoHash: Uint8Array, peerId: Uint8Array) => hex(infoHash) + hex
 export class RendezvousRelay {
   private readonly registry = new Map<string, RegisteredPeer>()
   private readonly pushes = new Map<number, PendingPush>()
+  /** Nonces this relay issued, by hex, with when they were issued: a result counts once, and only for these. */
+  private readonly nonces = new Map<string, number>()
   private readonly requesterLimit: KeyedRateLimiter
   private readonly targetLimit: KeyedRateLimiter
   private readonly tokenTtlMs: number
@@ -137,12 +142,15 @@ export class RendezvousRelay {
         }
         break
       case 'punchResult':
-        out.events.push({
-          type: 'punchResult',
-          infoHash: msg.infoHash,
-          success: msg.success,
-          elapsedMs: msg.elapsedMs,
-        })
+        // Both peers report; count the first report of a punch this relay set up, ignore the rest.
+        if (this.nonces.delete(hex(msg.nonce))) {
+          out.events.push({
+            type: 'punchResult',
+            infoHash: msg.infoHash,
+            success: msg.success,
+            elapsedMs: msg.elapsedMs,
+          })
+        }
         out.sends.push({ bytes: encodeRendezvous({ type: 'resultAck', txid: msg.txid }), to: from })
         break
       default:
@@ -165,11 +173,15 @@ export class RendezvousRelay {
       p.due = now + PUSH_RETRY_MS
       out.sends.push({ bytes: p.bytes, to: p.to })
     }
+    // The registry is kept in order of last keepalive, so the stale ones are at the front.
     for (const [k, p] of this.registry) {
-      if (now - p.lastSeen > REGISTRATION_TTL_MS) {
-        this.registry.delete(k)
-        out.events.push({ type: 'expired', peer: p })
-      }
+      if (now - p.lastSeen <= REGISTRATION_TTL_MS) break
+      this.registry.delete(k)
+      out.events.push({ type: 'expired', peer: p })
+    }
+    for (const [k, at] of this.nonces) {
+      if (now - at <= NONCE_TTL_MS) break
+      this.nonces.delete(k)
     }
     return out
   }
@@ -178,8 +190,14 @@ export class RendezvousRelay {
   nextDeadline(): number | undefined {
     let next: number | undefined
     for (const p of this.pushes.values()) next = next === undefined ? p.due : Math.min(next, p.due)
-    for (const p of this.registry.values()) {
-      const d = p.lastSeen + REGISTRATION_TTL_MS + 1
+    const oldest = this.registry.values().next().value
+    if (oldest) {
+      const d = oldest.lastSeen + REGISTRATION_TTL_MS + 1
+      next = next === undefined ? d : Math.min(next, d)
+    }
+    const oldestNonce = this.nonces.values().next().value
+    if (oldestNonce !== undefined) {
+      const d = oldestNonce + NONCE_TTL_MS + 1
       next = next === undefined ? d : Math.min(next, d)
     }
     return next
@@ -296,6 +314,7 @@ export class RendezvousRelay {
     }
     out.sends.push({ bytes: ack, to: from })
     out.sends.push({ bytes: pushBytes, to: target.endpoint })
+    if (this.nonces.size < MAX_REGISTRATIONS) this.nonces.set(hex(nonce), now)
     this.pushes.set(pushId, { bytes: pushBytes, to: target.endpoint, sends: 1, due: now + PUSH_RETRY_MS })
     out.events.push({ type: 'relayed', infoHash: m.infoHash, from: m.peerId, to: m.targetPeerId })
   }

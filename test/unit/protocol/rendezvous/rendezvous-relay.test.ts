@@ -223,3 +223,30 @@ describe('rendezvous relay', () => {
     expect(out.sends[0]!.bytes.length).toBeLessThan(big.length)
   })
 })
+
+describe('rendezvous relay punch results', () => {
+  it('counts a punch once, and only one it set up', () => {
+    const { relay, register, tokG, connect } = setup()
+    register(idG, tokG, addrG)
+    const ack = decoded(connect()).find((x) => x.msg.type === 'connectAck')!
+    const nonceOf = ack.msg.type === 'connectAck' ? ack.msg.nonce : new Uint8Array(8)
+    const report = (nonce: Uint8Array, from: UdpAddress) =>
+      relay.receive(
+        encodeRendezvous({
+          type: 'punchResult',
+          txid: 3,
+          infoHash: swarm,
+          nonce,
+          success: true,
+          elapsedMs: 80,
+        }),
+        from,
+        100,
+      )
+    const first = report(nonceOf, addrR)
+    expect(first.events).toEqual([{ type: 'punchResult', infoHash: swarm, success: true, elapsedMs: 80 }])
+    expect(decodeRendezvous(first.sends[0]!.bytes).type).toBe('resultAck')
+    expect(report(nonceOf, addrG).events).toHaveLength(0)
+    expect(report(new Uint8Array(8).fill(0x55), addrR).events).toHaveLength(0)
+  })
+})
