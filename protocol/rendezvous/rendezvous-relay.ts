@@ -128,6 +128,7 @@ export class RendezvousRelay {
         out.sends.push({
           bytes: encodeRendezvous({ type: 'bindingResponse', txid: msg.txid, observed: from }),
           to: from,
+          fromAltPort: msg.changePort,
         })
         break
       case 'register':

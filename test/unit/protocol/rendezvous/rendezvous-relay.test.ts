@@ -83,6 +83,12 @@ describe('rendezvous relay', () => {
       txid: 5,
       observed: { address: addrR.address, port: addrR.port },
     })
+    const changed = relay.receive(
+      encodeRendezvous({ type: 'bindingRequest', txid: 6, changePort: true }),
+      addrR,
+      0,
+    )
+    expect(changed.sends[0]?.fromAltPort).toBe(true)
   })
 
   it('registers a peer with its token and relays a connect-request to it with both endpoints', () => {

@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events'
+import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
+import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
+import { PunchError } from '../../protocol/errors.js'
+import { classifyNat } from '../../protocol/punch/nat-classifier.js'
+import type { PunchOptions } from '../../protocol/punch/punch-plan.js'
+import { decodeRendezvous, encodeRendezvous } from '../../protocol/rendezvous/rendezvous-codec.js'
+import type {
+  ConnectAck,
+  ConnectPush,
+  RendezvousMessage,
+  WireNatClass,
+} from '../../protocol/rendezvous/rendezvous-messages.js'
+import { KEEPALIVE_INTERVAL_MS } from '../../protocol/rendezvous/rendezvous-relay.js'
+import { isRendezvous } from '../../protocol/udp-framing.js'
+import { type PunchedPath, PunchRunner } from './punch-runner.js'
+import { RendezvousTransactions } from './rendezvous-transactions.js'
+
+export interface RendezvousClientOptions {
+  /** The tracker's rendezvous UDP endpoint (its BEP 15 port). */
+  tracker: UdpAddress
+  /** The tracker's second UDP port, for NAT classification. */
+  altTracker?: UdpAddress
+  peerId: Uint8Array
+  /** This socket's LAN address, offered to peers behind the same public address. */
+  lan?: UdpAddress
+  /** Punch tuning. */
+  punch?: PunchOptions
+}
+
+export interface RendezvousClientDeps {
+  /** The client's one shared socket: its NAT mapping is what gets registered and punched. */
+  socket: DatagramSocket
+  clock: Clock
+  random: Random
+  /** Opens an extra socket for birthday probing from behind a symmetric NAT. */
+  openSocket?: () => Promise<DatagramSocket>
+}
+
+export interface RendezvousClientEvents {
+  /** A peer asked for us and the punch succeeded: expect its uTP SYN on `path.socket`. */
+  punched: [path: PunchedPath]
+  /** A punch for a push failed. */
+  punchFailed: [err: PunchError, peerId: Uint8Array]
+  /** The registration's public endpoint changed (the router lost or remapped our mapping). */
+  mappingChanged: [observed: UdpAddress]
+  /** Registering or keeping alive failed; the client keeps trying. */
+  trackerError: [err: unknown]
+}
+
+interface Registration {
+  infoHash: Uint8Array
+  token: Uint8Array
+  timer?: TimerHandle
+}
+
+/**
+ * The peer side of the rendezvous protocol (docs/protocol/connect-request.md) on the shared socket:
+ * classifies its NAT, registers and keeps the mapping alive, sends connect-requests and answers
+ * pushes, and runs the punches.
+ */
+export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
+  natClass: WireNatClass = 'unknown'
+  observed?: UdpAddress
+  rttMs = 100
+  private readonly tx: RendezvousTransactions
+  private readonly runner: PunchRunner
+  private readonly registrations = new Map<string, Registration>()
+  private readonly onMessage = (b: Uint8Array, from: UdpAddress) => this.receive(b, from)
+  private stopped = false
+
+  constructor(
+    private readonly options: RendezvousClientOptions,
+    private readonly deps: RendezvousClientDeps,
+  ) {
+    super()
+    this.tx = new RendezvousTransactions(deps)
+    this.runner = new PunchRunner(options.punch ?? {}, deps)
+    deps.socket.on('message', this.onMessage)
+  }
+
+  /** Learns the NAT class from binding-requests (docs/protocol/connect-request.md, NAT classification). */
+  async classify(opts: { signal?: AbortSignal } = {}): Promise<WireNatClass> {
+    const { socket } = this.deps
+    const bind = (to: UdpAddress, changePort: boolean, maxSends: number) =>
+      this.tx
+        .request(socket, to, (txid) => ({ type: 'bindingRequest', txid, changePort }), {
+          signal: opts.signal,
+          maxSends,
+        })
+        .then(
+          (r) => r,
+          (err) => {
+            if (opts.signal?.aborted) throw err
+            return undefined
+          },
+        )
+    // 1. Change-port first: before we ever sent to the alternate port, its answer is unsolicited.
+    const changed = this.options.altTracker ? await bind(this.options.tracker, true, 2) : undefined
+    // 2. Main and alternate ports: one mapping for both destinations means a cone.
+    const viaMain = await bind(this.options.tracker, false, 4)
+    const viaAlt = this.options.altTracker ? await bind(this.options.altTracker, false, 3) : undefined
+    if (viaMain) this.rttMs = viaMain.rttMs
+    const observedOf = (r: typeof viaMain) => (r?.msg.type === 'bindingResponse' ? r.msg.observed : undefined)
+    this.observed = observedOf(viaMain)
+    const local = this.options.lan ?? socket.address()
+    this.natClass = classifyNat({
+      local,
+      changePortAnswered: changed !== undefined && changed.from.port !== this.options.tracker.port,
+      viaMain: observedOf(viaMain),
+      viaAlt: this.options.altTracker ? observedOf(viaAlt) : observedOf(viaMain),
+    })
+    return this.natClass
+  }
+
+  /** Registers for one swarm with the token from its announce, and keeps the registration alive. */
+  async register(
+    infoHash: Uint8Array,
+    token: Uint8Array,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const key = Buffer.from(infoHash).toString('hex')
+    const old = this.registrations.get(key)
+    if (old?.timer) this.deps.clock.clearTimer(old.timer)
+    const reg: Registration = { infoHash, token }
+    this.registrations.set(key, reg)
+    await this.sendRegister(reg, opts.signal)
+  }
+
+  /**
+   * Asks the tracker to connect us to `targetPeerId` and punches. Resolves with the punched path:
+   * open uTP to `path.address` on `path.socket`.
+   */
+  async connect(
+    infoHash: Uint8Array,
+    targetPeerId: Uint8Array,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<PunchedPath> {
+    const reg = this.registrations.get(Buffer.from(infoHash).toString('hex'))
+    if (!reg) throw new PunchError('PUNCH_TOKEN_INVALID', 'register for this swarm before connecting')
+    // 1. The connect-request; the tracker answers with the target's endpoints and a nonce.
+    const { msg } = await this.tx.request(
+      this.deps.socket,
+      this.options.tracker,
+      (txid) => ({
+        type: 'connectRequest',
+        txid,
+        infoHash,
+        peerId: this.options.peerId,
+        token: reg.token,
+        targetPeerId,
+        lan: this.options.lan,
+        natClass: this.natClass,
+        rttMs: this.rttMs,
+      }),
+      { signal: opts.signal },
+    )
+    opts.signal?.throwIfAborted()
+    const ack = msg as ConnectAck
+    // 2. Punch, starting after the delay the tracker chose.
+    return this.runner.run(
+      {
+        nonce: ack.nonce,
+        selfPeerId: this.options.peerId,
+        peerPeerId: targetPeerId,
+        selfNat: this.natClass,
+        peerNat: ack.targetNatClass,
+        peerEndpoint: ack.target,
+        peerLan: ack.targetLan,
+        samePublicAddress: this.observed?.address === ack.target.address,
+        punchDelayMs: ack.punchDelayMs,
+      },
+      { infoHash, role: 'requester', signal: opts.signal },
+    )
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.deps.socket.off('message', this.onMessage)
+    for (const r of this.registrations.values()) if (r.timer) this.deps.clock.clearTimer(r.timer)
+    this.registrations.clear()
+    this.tx.cancelAll(new PunchError('PUNCH_REFUSED', 'rendezvous client stopped'))
+    this.runner.stop()
+  }
+
+  private async sendRegister(reg: Registration, signal?: AbortSignal): Promise<void> {
+    try {
+      const { msg, rttMs } = await this.tx.request(
+        this.deps.socket,
+        this.options.tracker,
+        (txid) => ({
+          type: 'register',
+          txid,
+          infoHash: reg.infoHash,
+          peerId: this.options.peerId,
+          token: reg.token,
+          lan: this.options.lan,
+          natClass: this.natClass,
+          rttMs: this.rttMs,
+        }),
+        { signal },
+      )
+      this.rttMs = rttMs
+      if (msg.type === 'registerAck') {
+        const prev = this.observed
+        this.observed = msg.observed
+        if (prev && (prev.address !== msg.observed.address || prev.port !== msg.observed.port)) {
+          this.emit('mappingChanged', msg.observed)
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted || this.stopped) throw err
+      this.emit('trackerError', err)
+    } finally {
+      // Keepalive: well inside the 30 s Linux keeps an unreplied UDP mapping.
+      if (!this.stopped && this.registrations.get(Buffer.from(reg.infoHash).toString('hex')) === reg) {
+        reg.timer = this.deps.clock.setTimer(KEEPALIVE_INTERVAL_MS, () => {
+          this.sendRegister(reg).catch(() => {})
+        })
+      }
+    }
+  }
+
+  private receive(bytes: Uint8Array, from: UdpAddress): void {
+    if (!isRendezvous(bytes)) return
+    let msg: RendezvousMessage
+    try {
+      msg = decodeRendezvous(bytes)
+    } catch {
+      return
+    }
+    switch (msg.type) {
+      case 'connectPush':
+        this.onPush(msg, from)
+        break
+      case 'punch':
+        this.runner.onPunch(msg, from, this.deps.socket)
+        break
+      default:
+        this.tx.answer(msg, from)
+    }
+  }
+
+  private onPush(push: ConnectPush, from: UdpAddress): void {
+    // Acknowledge every copy: the tracker stops resending on the first ack it gets.
+    this.deps.socket.send(encodeRendezvous({ type: 'pushAck', txid: push.txid }), from)
+    if (this.runner.has(push.nonce)) return
+    this.runner
+      .run(
+        {
+          nonce: push.nonce,
+          selfPeerId: this.options.peerId,
+          peerPeerId: push.requesterPeerId,
+          selfNat: this.natClass,
+          peerNat: push.requesterNatClass,
+          peerEndpoint: push.requester,
+          peerLan: push.requesterLan,
+          samePublicAddress: this.observed?.address === push.requester.address,
+          punchDelayMs: push.punchDelayMs,
+        },
+        { infoHash: push.infoHash, role: 'target' },
+      )
+      .then(
+        (path) => this.emit('punched', path),
+        (err) => this.emit('punchFailed', err, push.requesterPeerId),
+      )
+  }
+}
