@@ -73,7 +73,10 @@ const regKey = (infoHash: Uint8Array, peerId: Uint8Array) => hex(infoHash) + hex
  * request carried (docs/protocol/connect-request.md, Abuse resistance).
  */
 export class RendezvousRelay {
+  /** Every registration, in order of last keepalive (oldest first): expiry stops at the first fresh one. */
   private readonly registry = new Map<string, RegisteredPeer>()
+  /** Registration keys by swarm, for the announce extension. */
+  private readonly bySwarm = new Map<string, Set<string>>()
   private readonly pushes = new Map<number, PendingPush>()
   /** Nonces this relay issued, by hex, with when they were issued: a result counts once, and only for these. */
   private readonly nonces = new Map<string, number>()
@@ -98,11 +101,11 @@ export class RendezvousRelay {
 
   /** Live registrations of one swarm (for the announce extension's firewalled list). */
   registered(infoHash: Uint8Array, limit: number): RegisteredPeer[] {
-    const prefix = hex(infoHash)
     const out: RegisteredPeer[] = []
-    for (const [k, p] of this.registry) {
+    for (const k of this.bySwarm.get(hex(infoHash)) ?? []) {
       if (out.length >= limit) break
-      if (k.startsWith(prefix)) out.push(p)
+      const p = this.registry.get(k)
+      if (p) out.push(p)
     }
     return out
   }
@@ -177,7 +180,7 @@ export class RendezvousRelay {
     // The registry is kept in order of last keepalive, so the stale ones are at the front.
     for (const [k, p] of this.registry) {
       if (now - p.lastSeen <= REGISTRATION_TTL_MS) break
-      this.registry.delete(k)
+      this.unregister(k, p)
       out.events.push({ type: 'expired', peer: p })
     }
     for (const [k, at] of this.nonces) {
@@ -239,7 +242,13 @@ export class RendezvousRelay {
       rttMs: m.rttMs,
       lastSeen: now,
     }
+    // Delete first so that Map order stays the order of last keepalive.
+    this.registry.delete(key)
     this.registry.set(key, peer)
+    const swarmKey = hex(m.infoHash)
+    const members = this.bySwarm.get(swarmKey) ?? new Set<string>()
+    this.bySwarm.set(swarmKey, members)
+    members.add(key)
     if (
       !known ||
       known.natClass !== peer.natClass ||
@@ -318,6 +327,14 @@ export class RendezvousRelay {
     if (this.nonces.size < MAX_REGISTRATIONS) this.nonces.set(hex(nonce), now)
     this.pushes.set(pushId, { bytes: pushBytes, to: target.endpoint, sends: 1, due: now + PUSH_RETRY_MS })
     out.events.push({ type: 'relayed', infoHash: m.infoHash, from: m.peerId, to: m.targetPeerId })
+  }
+
+  private unregister(key: string, p: RegisteredPeer): void {
+    this.registry.delete(key)
+    const swarmKey = hex(p.infoHash)
+    const members = this.bySwarm.get(swarmKey)
+    members?.delete(key)
+    if (members?.size === 0) this.bySwarm.delete(swarmKey)
   }
 
   private newPushId(): number {

@@ -256,3 +256,29 @@ describe('rendezvous relay punch results', () => {
     expect(report(new Uint8Array(8).fill(0x55), addrR).events).toHaveLength(0)
   })
 })
+
+describe('rendezvous relay registry', () => {
+  it('lists the registered peers of one swarm only', () => {
+    const { relay, register, tokG } = setup()
+    register(idG, tokG, addrG)
+    const tokOther = relay.issueToken(otherSwarm, idR, addrR.address, 0)
+    relay.receive(
+      encodeRendezvous({
+        type: 'register',
+        txid: 1,
+        infoHash: otherSwarm,
+        peerId: idR,
+        token: tokOther,
+        natClass: 'cone',
+        rttMs: 1,
+      }),
+      addrR,
+      0,
+    )
+    expect(relay.registered(swarm, 10).map((p) => p.peerId)).toEqual([idG])
+    expect(relay.registered(otherSwarm, 10).map((p) => p.peerId)).toEqual([idR])
+    relay.tick(REGISTRATION_TTL_MS * 2)
+    expect(relay.registered(swarm, 10)).toEqual([])
+    expect(relay.registrationCount).toBe(0)
+  })
+})
