@@ -1,0 +1,275 @@
+import type { Random } from '../../protocol/clock.js'
+import { ipToBytes } from '../../protocol/ip-address.js'
+import { FLAG_COMPLETED, FLAG_SEEDER, PeerSlab } from './peer-slab.js'
+import {
+  NAT_CLASSES,
+  type NatClass,
+  type PeerSample,
+  type StoreAnnounce,
+  type StoreAnnounceResult,
+  type SwarmCounts,
+  type SwarmStore,
+  type SwarmSummary,
+} from './swarm-store.js'
+
+export interface MemorySwarmStoreOptions {
+  /** Most swarms kept; announces that would start a new swarm beyond it are not stored. @default 1_000_000 */
+  maxSwarms?: number
+  /** Most peers kept per swarm; new peers beyond it are not stored (they still get peers). @default 100_000 */
+  maxPeersPerSwarm?: number
+}
+
+interface Swarm {
+  key: string
+  infoHash: Uint8Array
+  v4: PeerSlab
+  /** Created on the first IPv6 peer. */
+  v6?: PeerSlab
+  seeders: number
+  downloaded: number
+}
+
+const EMPTY_SAMPLE: PeerSample = { compact4: new Uint8Array(0), compact6: new Uint8Array(0) }
+const peerCount = (s: Swarm) => s.v4.count + (s.v6?.count ?? 0)
+const swarmKey = (infoHash: Uint8Array) => Buffer.from(infoHash).toString('latin1')
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b]
+  return a
+}
+
+/** Keeps swarms in process memory, packed per address family (tracker/store/peer-slab.ts). */
+export class MemorySwarmStore implements SwarmStore {
+  private readonly swarms = new Map<string, Swarm>()
+  private peerTotal = 0
+  private expireCursor: Iterator<Swarm> | undefined
+  private expireSwarm: Swarm | undefined
+  private expireSlot = -1
+  private readonly maxSwarms: number
+  private readonly maxPeersPerSwarm: number
+
+  constructor(
+    private readonly deps: { random: Random },
+    options: MemorySwarmStoreOptions = {},
+  ) {
+    this.maxSwarms = options.maxSwarms ?? 1_000_000
+    this.maxPeersPerSwarm = options.maxPeersPerSwarm ?? 100_000
+  }
+
+  announce(req: StoreAnnounce, opts: { wantPeerIds?: boolean } = {}): StoreAnnounceResult {
+    const key = swarmKey(req.infoHash)
+    let swarm = this.swarms.get(key)
+    if (!swarm) {
+      if (req.event === 'stopped' || this.swarms.size >= this.maxSwarms) {
+        return { complete: 0, incomplete: 0, downloaded: 0, peers: EMPTY_SAMPLE }
+      }
+      swarm = { key, infoHash: Uint8Array.from(req.infoHash), v4: new PeerSlab(4), seeders: 0, downloaded: 0 }
+      this.swarms.set(key, swarm)
+    }
+    const ip = ipToBytes(req.ip)
+    if (ip.length === 16) swarm.v6 ??= new PeerSlab(16)
+    const slab = ip.length === 16 ? swarm.v6! : swarm.v4
+    let slot = slab.find(req.peerId)
+    let carried = 0
+    if (slot < 0) {
+      // The same peer id under the other family: move it, keeping its completion mark.
+      const other = slab === swarm.v4 ? swarm.v6 : swarm.v4
+      const old = other ? other.find(req.peerId) : -1
+      if (other && old >= 0) {
+        carried = other.flags(old) & FLAG_COMPLETED
+        this.removeSlot(swarm, other, old)
+      }
+    }
+    if (req.event === 'stopped') {
+      if (slot >= 0) this.removeSlot(swarm, slab, slot)
+      slot = -1
+    } else {
+      if (slot < 0 && peerCount(swarm) < this.maxPeersPerSwarm) {
+        slot = slab.add(req.peerId)
+        slab.setFlags(slot, carried)
+        this.peerTotal++
+      } else if (slot >= 0 && slab.flags(slot) & FLAG_SEEDER) {
+        swarm.seeders--
+      }
+      if (slot >= 0) this.update(swarm, slab, slot, req, ip)
+    }
+    const self = slot >= 0 ? { slab, slot } : undefined
+    const peers =
+      req.numwant > 0 ? this.sample(swarm, self, req.numwant, opts.wantPeerIds === true) : EMPTY_SAMPLE
+    const n = peerCount(swarm)
+    const result = {
+      complete: swarm.seeders,
+      incomplete: n - swarm.seeders,
+      downloaded: swarm.downloaded,
+      peers,
+    }
+    if (n === 0) this.dropSwarm(swarm)
+    return result
+  }
+
+  scrape(infoHash: Uint8Array): SwarmCounts {
+    const swarm = this.swarms.get(swarmKey(infoHash))
+    if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 }
+    return {
+      complete: swarm.seeders,
+      incomplete: peerCount(swarm) - swarm.seeders,
+      downloaded: swarm.downloaded,
+    }
+  }
+
+  setNatClass(infoHash: Uint8Array, peerId: Uint8Array, natClass: NatClass): boolean {
+    const swarm = this.swarms.get(swarmKey(infoHash))
+    for (const slab of swarm ? [swarm.v4, swarm.v6] : []) {
+      const slot = slab ? slab.find(peerId) : -1
+      if (slab && slot >= 0) {
+        slab.setNatCode(slot, NAT_CLASSES.indexOf(natClass))
+        return true
+      }
+    }
+    return false
+  }
+
+  expire(now: number, maxAgeMs: number, budget: number): number {
+    const cutoff = Math.floor((now - maxAgeMs) / 1000)
+    let dropped = 0
+    let visited = 0
+    let wrapped = false
+    while (visited < budget && this.swarms.size > 0) {
+      if (!this.expireSwarm) {
+        this.expireCursor ??= this.swarms.values()
+        const next = this.expireCursor.next()
+        if (next.done) {
+          this.expireCursor = undefined
+          // At most one wrap per call; the next call starts a fresh pass.
+          if (wrapped) break
+          wrapped = true
+          continue
+        }
+        this.expireSwarm = next.value
+        this.expireSlot = peerCount(next.value) - 1
+      }
+      const swarm = this.expireSwarm
+      // Walk slots downward: a swap-remove only moves the last record, which was already visited.
+      while (this.expireSlot >= 0 && visited < budget) {
+        const n4 = swarm.v4.count
+        const slab = this.expireSlot < n4 ? swarm.v4 : swarm.v6
+        const slot = this.expireSlot < n4 ? this.expireSlot : this.expireSlot - n4
+        if (slab && slot < slab.count && slab.lastSeen(slot) < cutoff) {
+          this.removeSlot(swarm, slab, slot)
+          dropped++
+        }
+        this.expireSlot--
+        visited++
+      }
+      if (this.expireSlot < 0) {
+        this.expireSwarm = undefined
+        if (peerCount(swarm) === 0) this.dropSwarm(swarm)
+      }
+    }
+    return dropped
+  }
+
+  size(): { swarms: number; peers: number } {
+    return { swarms: this.swarms.size, peers: this.peerTotal }
+  }
+
+  /** Bytes held in peer records and indexes (not counting per-swarm object overhead). */
+  footprint(): number {
+    let n = 0
+    for (const s of this.swarms.values()) n += s.v4.footprint + (s.v6?.footprint ?? 0)
+    return n
+  }
+
+  summaries(limit: number): SwarmSummary[] {
+    // Keep the `limit` largest in a small sorted buffer: no sort of every swarm.
+    const top: Swarm[] = []
+    for (const s of this.swarms.values()) {
+      if (top.length < limit) top.push(s)
+      else if (peerCount(s) > peerCount(top[top.length - 1]!)) top[top.length - 1] = s
+      else continue
+      top.sort((a, b) => peerCount(b) - peerCount(a))
+    }
+    return top.map((s) => {
+      const byNatClass = Object.fromEntries(NAT_CLASSES.map((c) => [c, 0])) as Record<NatClass, number>
+      for (const slab of [s.v4, s.v6]) {
+        for (let i = 0; slab && i < slab.count; i++) byNatClass[NAT_CLASSES[slab.natCode(i)] ?? 'unknown']++
+      }
+      return {
+        infoHash: s.infoHash,
+        complete: s.seeders,
+        incomplete: peerCount(s) - s.seeders,
+        downloaded: s.downloaded,
+        peers4: s.v4.count,
+        peers6: s.v6?.count ?? 0,
+        byNatClass,
+      }
+    })
+  }
+
+  private update(swarm: Swarm, slab: PeerSlab, slot: number, req: StoreAnnounce, ip: Uint8Array): void {
+    slab.setEndpoint(slot, ip, req.port)
+    let flags = slab.flags(slot)
+    flags = req.left === 0 ? flags | FLAG_SEEDER : flags & ~FLAG_SEEDER
+    if (flags & FLAG_SEEDER) swarm.seeders++
+    // A completion counts once per peer.
+    if (req.event === 'completed' && !(flags & FLAG_COMPLETED)) {
+      flags |= FLAG_COMPLETED
+      swarm.downloaded++
+    }
+    slab.setFlags(slot, flags)
+    slab.setLastSeen(slot, Math.floor(req.now / 1000))
+  }
+
+  private removeSlot(swarm: Swarm, slab: PeerSlab, slot: number): void {
+    if (slab.flags(slot) & FLAG_SEEDER) swarm.seeders--
+    slab.remove(slot)
+    this.peerTotal--
+  }
+
+  private dropSwarm(swarm: Swarm): void {
+    if (this.expireSwarm === swarm) this.expireSwarm = undefined
+    this.swarms.delete(swarm.key)
+  }
+
+  /** Up to `numwant` peers other than `self`, from a random start with a random stride coprime to the count. */
+  private sample(
+    swarm: Swarm,
+    self: { slab: PeerSlab; slot: number } | undefined,
+    numwant: number,
+    wantIds: boolean,
+  ): PeerSample {
+    const n4 = swarm.v4.count
+    const n6 = swarm.v6?.count ?? 0
+    const n = n4 + n6
+    const take = Math.min(numwant, self ? n - 1 : n)
+    if (take <= 0) return EMPTY_SAMPLE
+    const buf4 = new Uint8Array(Math.min(take, n4) * 6)
+    const buf6 = new Uint8Array(Math.min(take, n6) * 18)
+    const ids4: Uint8Array[] = []
+    const ids6: Uint8Array[] = []
+    let p4 = 0
+    let p6 = 0
+    let stride = n > 1 ? 1 + this.deps.random.int(n - 1) : 1
+    while (gcd(stride, n) !== 1) stride = (stride % (n - 1)) + 1
+    let i = this.deps.random.int(n)
+    for (let seen = 0, got = 0; seen < n && got < take; seen++, i = (i + stride) % n) {
+      const v6 = i >= n4
+      const slab = v6 ? swarm.v6! : swarm.v4
+      const slot = v6 ? i - n4 : i
+      if (self && self.slab === slab && self.slot === slot) continue
+      if (v6) {
+        p6 = slab.writeCompact(slot, buf6, p6)
+        if (wantIds) ids6.push(slab.peerId(slot))
+      } else {
+        p4 = slab.writeCompact(slot, buf4, p4)
+        if (wantIds) ids4.push(slab.peerId(slot))
+      }
+      got++
+    }
+    return {
+      compact4: p4 === buf4.length ? buf4 : buf4.subarray(0, p4),
+      compact6: p6 === buf6.length ? buf6 : buf6.subarray(0, p6),
+      ...(wantIds ? { peerIds: [...ids4, ...ids6] } : {}),
+    }
+  }
+}
