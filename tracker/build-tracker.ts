@@ -1,0 +1,57 @@
+import Fastify from 'fastify'
+import { PunchswarmError } from '../protocol/errors.js'
+import { encodeFailure } from '../protocol/tracker/announce-response.js'
+import { announceRoute } from './http/announce-route.js'
+import { scrapeRoute } from './http/scrape-route.js'
+import { statsRoutes } from './stats/stats-routes.js'
+import { resolveTrackerOptions, type TrackerDeps, type TrackerOptions } from './tracker-options.js'
+
+/** Largest request body accepted: a tracker takes GET requests only. */
+const BODY_LIMIT_BYTES = 1024
+
+/**
+ * Builds the tracker's HTTP app without listening (tests call `app.inject()`; tracker-server.ts
+ * listens). Client errors are answered with HTTP 200 and a bencoded `failure reason`, as BitTorrent
+ * clients expect, and logged as warnings: an error for the client, just a warning for the server.
+ */
+export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
+  const resolved = resolveTrackerOptions(options)
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    trustProxy: resolved.trustProxy,
+    bodyLimit: BODY_LIMIT_BYTES,
+    maxParamLength: 200,
+    // The routes read the raw URL themselves: info_hash and peer_id are bytes, not UTF-8.
+    routerOptions: { querystringParser: () => ({}) },
+    return503OnClosing: true,
+  })
+
+  app.setErrorHandler((err, request, reply) => {
+    const known = err instanceof PunchswarmError
+    const reason = known ? err.message : 'bad request'
+    request.log.warn(
+      { code: known ? err.code : (err as { code?: string }).code, url: request.url.slice(0, 200) },
+      reason,
+    )
+    reply
+      .code(200)
+      .header('content-type', 'text/plain; charset=binary')
+      .send(Buffer.from(encodeFailure(reason)))
+  })
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .code(404)
+      .header('content-type', 'text/plain; charset=binary')
+      .send(Buffer.from(encodeFailure('unknown path')))
+  })
+
+  app.get('/', async (_request, reply) => reply.redirect('/stats'))
+  app.register(announceRoute, { options: resolved, deps })
+  app.register(scrapeRoute, { options: resolved, deps })
+  app.register(statsRoutes, { stats: deps.stats, store: deps.store })
+  return app
+}
+
+/** The tracker's fastify app. */
+export type TrackerApp = ReturnType<typeof buildTracker>
