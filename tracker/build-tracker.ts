@@ -1,4 +1,4 @@
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import { PunchswarmError } from '../protocol/errors.js'
 import { encodeFailure } from '../protocol/tracker/announce-response.js'
 import { announceRoute } from './http/announce-route.js'
@@ -18,12 +18,12 @@ export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
   const resolved = resolveTrackerOptions(options)
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // Per-request log lines would cost more than an announce; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: resolved.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
-    maxParamLength: 200,
     // The routes read the raw URL themselves: info_hash and peer_id are bytes, not UTF-8.
-    routerOptions: { querystringParser: () => ({}) },
+    routerOptions: { querystringParser: () => ({}), maxParamLength: 200 },
     return503OnClosing: true,
   })
 
@@ -39,7 +39,7 @@ export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
       .header('content-type', 'text/plain; charset=binary')
       .send(Buffer.from(encodeFailure(reason)))
   })
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler((_request, reply) => {
     reply
       .code(404)
       .header('content-type', 'text/plain; charset=binary')

@@ -21,8 +21,11 @@ export interface TrackerOptions {
   maxUrlBytes?: number
   /** A warning message sent with every announce. @default none */
   warning?: string
-  /** The UDP port announced in the `punchswarm` extension key. @default none: no extension */
-  udpPort?: number
+  /**
+   * The UDP port named in the `punchswarm` announce extension key, or a function giving it once bound.
+   * @default none: no extension
+   */
+  udpPort?: number | (() => number | undefined)
 }
 
 export interface TrackerDeps {

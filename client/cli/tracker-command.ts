@@ -1,4 +1,56 @@
 import type { Command } from 'commander'
+import pino from 'pino'
+import { startTracker } from '../../tracker/tracker-server.js'
+import { parsePort, parsePositiveInt } from './parse-port.js'
+
+interface TrackerFlags {
+  host: string
+  port: string
+  udpPort?: string
+  altPort?: string
+  trustProxy?: boolean
+  interval?: string
+  logLevel: string
+}
 
 /** Registers `punchswarm tracker`. */
-export function registerTrackerCommand(_program: Command): void {}
+export function registerTrackerCommand(program: Command): void {
+  program
+    .command('tracker')
+    .description(
+      'run a BitTorrent tracker (HTTP and UDP) that also relays connect-requests between NATed peers',
+    )
+    .option('--host <host>', 'address to listen on', '0.0.0.0')
+    .option('--port <port>', 'HTTP port (0 picks a free one)', '6969')
+    .option('--udp-port <port>', 'UDP port for BEP 15 and rendezvous (default: the HTTP port number)')
+    .option('--alt-port <port>', 'second UDP port for NAT classification (default: a free one)')
+    .option('--trust-proxy', 'honour X-Forwarded-For and the ip parameter (only behind your own proxy)')
+    .option('--interval <seconds>', 'announce interval asked of clients', '1800')
+    .option('--log-level <level>', 'pino log level on stderr', 'info')
+    .action(async (flags: TrackerFlags) => {
+      const logger = pino({ level: flags.logLevel }, pino.destination(2))
+      const tracker = await startTracker(
+        {
+          host: flags.host,
+          port: parsePort(flags.port),
+          udpPort: flags.udpPort === undefined ? undefined : parsePort(flags.udpPort, 'udp-port'),
+          altPort: flags.altPort === undefined ? 0 : parsePort(flags.altPort, 'alt-port'),
+          trustProxy: flags.trustProxy === true,
+          intervalSeconds: parsePositiveInt(flags.interval ?? '1800', 'interval'),
+        },
+        { logger },
+      )
+      const shown = flags.host === '0.0.0.0' || flags.host === '::' ? '127.0.0.1' : tracker.host
+      const base = `http://${shown.includes(':') ? `[${shown}]` : shown}:${tracker.httpPort}`
+      process.stdout.write(`${base}/announce\nudp://${shown}:${tracker.udpPort}\n${base}/stats\n`)
+      logger.info({ http: tracker.httpPort, udp: tracker.udpPort, alt: tracker.altPort }, 'tracker listening')
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'shutting down')
+          tracker.close().then(resolve, resolve)
+        }
+        process.once('SIGINT', () => stop('SIGINT'))
+        process.once('SIGTERM', () => stop('SIGTERM'))
+      })
+    })
+}

@@ -33,14 +33,15 @@ export const announceRoute: FastifyPluginAsync<AnnounceRouteOptions> = async (ap
       },
       { wantPeerIds: wantIds },
     )
+    const udpPort = typeof options.udpPort === 'function' ? options.udpPort() : options.udpPort
     const extra =
-      deps.rendezvous && options.udpPort !== undefined && a.event !== 'stopped'
+      deps.rendezvous && udpPort !== undefined && a.event !== 'stopped'
         ? {
             punchswarm: buildAnnounceExtension(deps.rendezvous, {
               infoHash: a.infoHash,
               peerId: a.peerId,
               ip,
-              udpPort: options.udpPort,
+              udpPort,
             }),
           }
         : undefined

@@ -1,0 +1,39 @@
+import bencode from 'bencode'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli } from '../helpers/cli-process.js'
+import { announceUrl } from '../helpers/tracker-fixture.js'
+
+const procs: CliProcess[] = []
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.kill('SIGKILL')
+    await p.exited
+  }
+})
+
+describe('punchswarm tracker (real process, real sockets)', () => {
+  it('serves announces over HTTP and exits cleanly on SIGTERM', async () => {
+    const p = runCli(['tracker', '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'])
+    procs.push(p)
+    const announce = await p.waitForLine(/^http:\/\/.*\/announce$/)
+    const base = announce.replace(/\/announce$/, '')
+    const hash = new Uint8Array(20).fill(7)
+    await fetch(base + announceUrl({ infoHash: hash, peerId: new Uint8Array(20).fill(1), left: 0 }))
+    const res = await fetch(base + announceUrl({ infoHash: hash, peerId: new Uint8Array(20).fill(2) }))
+    const body = bencode.decode(new Uint8Array(await res.arrayBuffer())) as Record<string, unknown>
+    expect(body).toMatchObject({ complete: 1, incomplete: 1 })
+    expect((body.peers as Uint8Array).length).toBe(6)
+    expect(body).toHaveProperty('punchswarm')
+    p.kill('SIGTERM')
+    expect(await p.exited).toBe(0)
+  })
+
+  it('refuses a bad port with one line and a non-zero exit', async () => {
+    const p = runCli(['tracker', '--port', 'nope'])
+    procs.push(p)
+    expect(await p.exited).toBe(2)
+    expect(p.stderr().trim().split('\n')).toEqual([
+      "punchswarm: --port must be a number from 0 to 65535, got 'nope' (USAGE_BAD_ARGUMENT)",
+    ])
+  })
+})

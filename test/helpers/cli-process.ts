@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+/** The built CLI entry point (`npm test` builds before running the tests). */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/client/cli/main.js', import.meta.url))
+
+export interface CliProcess {
+  child: ChildProcess
+  /** Resolves with the first stdout line matching `re`. */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<string>
+  stdout(): string
+  stderr(): string
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>
+  kill(signal?: NodeJS.Signals): void
+}
+
+/** Spawns `punchswarm ...args`; the caller kills it in teardown. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1))
+  })
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    },
+    waitForLine(re, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const line = out.split('\n').find((l) => re.test(l))
+          if (line !== undefined) {
+            cleanup()
+            resolve(line)
+          }
+        }
+        const timer = setTimeout(() => {
+          cleanup()
+          reject(new Error(`no line matching ${re} within ${timeoutMs} ms; stderr: ${err.slice(-500)}`))
+        }, timeoutMs)
+        const onExit = () => {
+          cleanup()
+          reject(new Error(`process exited before printing ${re}; stderr: ${err.slice(-500)}`))
+        }
+        const cleanup = () => {
+          clearTimeout(timer)
+          child.stdout!.off('data', check)
+          child.off('exit', onExit)
+        }
+        child.stdout!.on('data', check)
+        child.on('exit', onExit)
+        check()
+      })
+    },
+  }
+}
