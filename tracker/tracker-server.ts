@@ -58,7 +58,7 @@ export async function startTracker(
   const random = deps.random ?? realRandom
   const logger = deps.logger ?? pino({ level: 'silent' })
   const store = deps.store ?? new MemorySwarmStore({ random })
-  const stats = new TrackerStats({ clock })
+  const stats = new TrackerStats({ clock, peerCount: () => store.size().peers })
   const secret = options.secret ?? randomBytes(32)
   const resolved = resolveTrackerOptions(options)
   const rendezvous = new RendezvousService(

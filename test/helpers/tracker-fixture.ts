@@ -26,7 +26,7 @@ export function trackerFixture(options: TrackerOptions = {}) {
   const clock = manualClock()
   const random = xorshiftRandom(42)
   const store = new MemorySwarmStore({ random })
-  const stats = new TrackerStats({ clock })
+  const stats = new TrackerStats({ clock, peerCount: () => store.size().peers })
   const app = buildTracker(options, { store, clock, random, stats, logger: pino({ level: 'silent' }) })
   return { app, clock, store, stats }
 }

@@ -7,6 +7,7 @@ import {
   type PeerSample,
   type StoreAnnounce,
   type StoreAnnounceResult,
+  type StoreTotals,
   type SwarmCounts,
   type SwarmStore,
   type SwarmSummary,
@@ -42,6 +43,10 @@ function gcd(a: number, b: number): number {
 export class MemorySwarmStore implements SwarmStore {
   private readonly swarms = new Map<string, Swarm>()
   private peerTotal = 0
+  private seederTotal = 0
+  private downloadedTotal = 0
+  private v6Total = 0
+  private readonly natTotals = new Float64Array(NAT_CLASSES.length)
   private expireCursor: Iterator<Swarm> | undefined
   private expireSwarm: Swarm | undefined
   private expireSlot = -1
@@ -88,8 +93,11 @@ export class MemorySwarmStore implements SwarmStore {
         slot = slab.add(req.peerId)
         slab.setFlags(slot, carried)
         this.peerTotal++
+        this.natTotals[0]!++
+        if (slab === swarm.v6) this.v6Total++
       } else if (slot >= 0 && slab.flags(slot) & FLAG_SEEDER) {
         swarm.seeders--
+        this.seederTotal--
       }
       if (slot >= 0) this.update(swarm, slab, slot, req, ip)
     }
@@ -122,7 +130,9 @@ export class MemorySwarmStore implements SwarmStore {
     for (const slab of swarm ? [swarm.v4, swarm.v6] : []) {
       const slot = slab ? slab.find(peerId) : -1
       if (slab && slot >= 0) {
+        this.natTotals[slab.natCode(slot)]!--
         slab.setNatCode(slot, NAT_CLASSES.indexOf(natClass))
+        this.natTotals[slab.natCode(slot)]!++
         return true
       }
     }
@@ -173,6 +183,22 @@ export class MemorySwarmStore implements SwarmStore {
     return { swarms: this.swarms.size, peers: this.peerTotal }
   }
 
+  totals(): StoreTotals {
+    return {
+      swarms: this.swarms.size,
+      peers: this.peerTotal,
+      seeders: this.seederTotal,
+      leechers: this.peerTotal - this.seederTotal,
+      downloaded: this.downloadedTotal,
+      peers4: this.peerTotal - this.v6Total,
+      peers6: this.v6Total,
+      byNatClass: Object.fromEntries(NAT_CLASSES.map((c, i) => [c, this.natTotals[i]!])) as Record<
+        NatClass,
+        number
+      >,
+    }
+  }
+
   /** Bytes held in peer records and indexes (not counting per-swarm object overhead). */
   footprint(): number {
     let n = 0
@@ -210,23 +236,33 @@ export class MemorySwarmStore implements SwarmStore {
     slab.setEndpoint(slot, ip, req.port)
     let flags = slab.flags(slot)
     flags = req.left === 0 ? flags | FLAG_SEEDER : flags & ~FLAG_SEEDER
-    if (flags & FLAG_SEEDER) swarm.seeders++
+    if (flags & FLAG_SEEDER) {
+      swarm.seeders++
+      this.seederTotal++
+    }
     // A completion counts once per peer.
     if (req.event === 'completed' && !(flags & FLAG_COMPLETED)) {
       flags |= FLAG_COMPLETED
       swarm.downloaded++
+      this.downloadedTotal++
     }
     slab.setFlags(slot, flags)
     slab.setLastSeen(slot, Math.floor(req.now / 1000))
   }
 
   private removeSlot(swarm: Swarm, slab: PeerSlab, slot: number): void {
-    if (slab.flags(slot) & FLAG_SEEDER) swarm.seeders--
+    if (slab.flags(slot) & FLAG_SEEDER) {
+      swarm.seeders--
+      this.seederTotal--
+    }
+    this.natTotals[slab.natCode(slot)]!--
+    if (slab === swarm.v6) this.v6Total--
     slab.remove(slot)
     this.peerTotal--
   }
 
   private dropSwarm(swarm: Swarm): void {
+    this.downloadedTotal -= swarm.downloaded
     if (this.expireSwarm === swarm) this.expireSwarm = undefined
     this.swarms.delete(swarm.key)
   }

@@ -63,6 +63,18 @@ export interface SwarmSummary extends SwarmCounts {
   byNatClass: Record<NatClass, number>
 }
 
+export interface StoreTotals {
+  swarms: number
+  peers: number
+  seeders: number
+  leechers: number
+  /** Completed downloads counted across swarms that still exist. */
+  downloaded: number
+  peers4: number
+  peers6: number
+  byNatClass: Record<NatClass, number>
+}
+
 export interface SwarmStore {
   /** Adds, refreshes or removes (event `stopped`) a peer and picks up to `numwant` others. */
   announce(req: StoreAnnounce, opts?: { wantPeerIds?: boolean }): StoreAnnounceResult
@@ -74,6 +86,8 @@ export interface SwarmStore {
   expire(now: number, maxAgeMs: number, budget: number): number
   /** Number of swarms and peers, for stats and limits. */
   size(): { swarms: number; peers: number }
+  /** Counts over every swarm, kept incrementally (cheap to read). */
+  totals(): StoreTotals
   /** Per-swarm summaries, largest first, at most `limit`. */
   summaries(limit: number): SwarmSummary[]
 }

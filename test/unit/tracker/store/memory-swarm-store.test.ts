@@ -132,6 +132,11 @@ describe('memory swarm store', () => {
             else model.set(key, op.seed)
           }
           expect(s.size().peers).toBe(model.size)
+          expect(s.totals()).toMatchObject({
+            peers: model.size,
+            seeders: [...model.values()].filter(Boolean).length,
+            byNatClass: { unknown: model.size },
+          })
           for (let sw = 0; sw < 4; sw++) {
             const entries = [...model].filter(([k]) => k.startsWith(`${sw}:`))
             expect(s.scrape(hash(sw))).toMatchObject({
