@@ -57,7 +57,8 @@ describe.skipIf(gate.skip)('stats page in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     await page.goto(`http://127.0.0.1:${tracker.httpPort}/stats`)
     await page.locator('#swarms tr').first().waitFor({ timeout: 10_000 })
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    // Runs in the page, so the DOM globals are the browser's.
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')
     expect(overflow).toBeLessThanOrEqual(0)
     if (process.env.PUNCHSWARM_SCREENSHOT_DIR) {
       await page.screenshot({
