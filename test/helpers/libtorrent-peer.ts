@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const DRIVER = fileURLToPath(new URL('../interop/libtorrent/lt-peer.py', import.meta.url))
+
+export interface LtPeerStatus {
+  event: 'status'
+  progress: number
+  state: string
+  seeding: boolean
+  downloaded: number
+  uploaded: number
+  peers: { ip: string; port: number; down: number; up: number }[]
+}
+
+export type LtEvent =
+  | { event: 'listening'; port: number }
+  | { event: 'created'; info_hash: string; out: string }
+  | { event: 'tracker_reply'; num_peers: number; url: string }
+  | { event: 'tracker_error'; message: string; url: string }
+  | { event: 'finished' | 'metadata' | 'stopped' }
+  | { event: 'error'; message: string }
+  | { event: 'peer_connect' | 'peer_disconnected'; ip: string; port: number }
+  | LtPeerStatus
+
+export interface LtRunOptions {
+  torrent?: string
+  magnet?: string
+  save: string
+  seed?: boolean
+  port?: number
+  utp?: boolean
+  tcp?: boolean
+  buffers?: number
+  announce_interval?: number
+}
+
+/** One python3-libtorrent session driven over JSON lines; always `stop()` it in teardown. */
+export class LibtorrentPeer {
+  readonly events: LtEvent[] = []
+  private readonly waiters = new Set<() => void>()
+  private stderr = ''
+
+  private constructor(private readonly child: ChildProcess) {
+    let buf = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString()
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        try {
+          this.events.push(JSON.parse(line) as LtEvent)
+        } catch {
+          continue
+        }
+        for (const w of [...this.waiters]) w()
+      }
+    })
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString()
+    })
+    child.on('exit', () => {
+      for (const w of [...this.waiters]) w()
+    })
+  }
+
+  static start(options: LtRunOptions): LibtorrentPeer {
+    const child = spawn('/usr/bin/python3', [DRIVER, JSON.stringify({ action: 'run', ...options })], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    return new LibtorrentPeer(child)
+  }
+
+  /** Creates a .torrent with libtorrent itself. */
+  static async create(path: string, out: string, trackers: string[], pieceLength = 0): Promise<string> {
+    const child = spawn('/usr/bin/python3', [
+      DRIVER,
+      JSON.stringify({ action: 'create', path, out, trackers, piece_length: pieceLength }),
+    ])
+    const peer = new LibtorrentPeer(child)
+    const ev = await peer.waitFor((e) => e.event === 'created', 30_000)
+    return (ev as { info_hash: string }).info_hash
+  }
+
+  /** Resolves with the first event (past or future) matching `pred`. */
+  waitFor(pred: (e: LtEvent) => boolean, timeoutMs = 30_000): Promise<LtEvent> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = this.events.find(pred)
+        if (hit) {
+          done()
+          resolve(hit)
+        } else if (this.child.exitCode !== null) {
+          done()
+          reject(new Error(`libtorrent driver exited (${this.child.exitCode}): ${this.stderr.slice(-800)}`))
+        }
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(
+          new Error(
+            `libtorrent: no matching event within ${timeoutMs} ms; last: ${JSON.stringify(this.events.at(-1))}`,
+          ),
+        )
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  async port(): Promise<number> {
+    return ((await this.waitFor((e) => e.event === 'listening')) as { port: number }).port
+  }
+
+  connect(ip: string, port: number): void {
+    this.child.stdin!.write(`${JSON.stringify({ cmd: 'connect', ip, port })}\n`)
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise((r) => this.child.once('exit', r))
+    this.child.kill('SIGKILL')
+    await exited
+  }
+}
