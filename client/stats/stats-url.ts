@@ -14,8 +14,7 @@ export function statsJsonUrl(input: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError('USAGE_BAD_ARGUMENT', `stats are served over HTTP, not ${url.protocol}`)
   }
-  url.pathname =
-    url.pathname.replace(/\/(announce|scrape|stats|stats\.json|metrics)?\/?$/, '') + '/stats.json'
+  url.pathname = `${url.pathname.replace(/\/(announce|scrape|stats|stats\.json|metrics)?\/?$/, '')}/stats.json`
   url.search = ''
   return url
 }

@@ -115,7 +115,8 @@ export class TrackerStats {
     if (min !== this.curMin) {
       // The minute that ended keeps the last count read during it; unread minutes get today's count.
       const peers = this.deps.peerCount?.() ?? 0
-      if (!this.minSampled[this.curMin % HISTORY_MINUTES]) this.minPeers[this.curMin % HISTORY_MINUTES] = peers
+      if (!this.minSampled[this.curMin % HISTORY_MINUTES])
+        this.minPeers[this.curMin % HISTORY_MINUTES] = peers
       for (let m = this.curMin + 1; m <= min && m <= this.curMin + HISTORY_MINUTES; m++) {
         this.minAnnounces[m % HISTORY_MINUTES] = 0
         this.minScrapes[m % HISTORY_MINUTES] = 0

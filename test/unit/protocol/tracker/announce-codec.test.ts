@@ -46,7 +46,7 @@ describe('announce query', () => {
   })
 
   it('reads bytes >= 0x80 that a UTF-8 decode would garble', () => {
-    const raw = '%FF%FE%80%00' + 'a'.repeat(16)
+    const raw = `%FF%FE%80%00${'a'.repeat(16)}`
     const a = decodeAnnounceQuery(`info_hash=${raw}&peer_id=${raw}&port=80`)
     expect(Array.from(a.infoHash.subarray(0, 4))).toEqual([0xff, 0xfe, 0x80, 0x00])
   })
