@@ -1,0 +1,36 @@
+import { percentEncodeBytes } from '../../protocol/tracker/query-bytes.js'
+
+/** The request mix: SWARMS swarms, PEERS peers spread evenly, compact answers, numwant 50. */
+export const SWARMS = 1000
+export const PEERS = 200_000
+export const NUMWANT = 50
+
+/** Deterministic 20-byte info hash of swarm `s`. */
+export function infoHashOf(s: number): Uint8Array {
+  const b = new Uint8Array(20)
+  const v = new DataView(b.buffer)
+  v.setUint32(0, 0x50535743) // "PSWC"
+  v.setUint32(4, s)
+  for (let i = 8; i < 20; i++) b[i] = (s * 31 + i * 17) & 0xff
+  return b
+}
+
+/** Deterministic 20-byte peer id of peer `p` (Azureus style prefix). */
+export function peerIdOf(p: number): Uint8Array {
+  const b = new Uint8Array(20)
+  b.set(Buffer.from('-PB0001-'))
+  new DataView(b.buffer).setUint32(8, p)
+  for (let i = 12; i < 20; i++) b[i] = (p * 13 + i) & 0xff
+  return b
+}
+
+export const swarmOf = (p: number) => p % SWARMS
+export const portOf = (p: number) => 1024 + (p % 60_000)
+
+/** The HTTP request line of peer `p`'s announce. */
+export function announcePath(p: number, event?: 'started'): string {
+  const ih = percentEncodeBytes(infoHashOf(swarmOf(p)))
+  const id = percentEncodeBytes(peerIdOf(p))
+  const ev = event ? `&event=${event}` : ''
+  return `/announce?info_hash=${ih}&peer_id=${id}&port=${portOf(p)}&uploaded=0&downloaded=0&left=${p % 4 === 0 ? 0 : 1000}&compact=1&numwant=${NUMWANT}${ev}`
+}
