@@ -3,6 +3,8 @@ import { DecodeError } from './errors.js'
 
 /** IPv4 dotted or IPv6 text → 4 or 16 bytes. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes 4 bytes. */
 export function ipToBytes(ip: string): Uint8Array {
+  const fast = parseDottedQuad(ip)
+  if (fast) return fast
   const mapped = ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip
   if (isIPv4(mapped)) return Uint8Array.from(mapped.split('.').map(Number))
   if (!isIPv6(ip)) throw new DecodeError('DECODE_BAD_VALUE', `not an IP address: ${ip.slice(0, 64)}`)
@@ -55,4 +57,32 @@ export function bytesToIp(b: Uint8Array): string {
 /** The family of an IP text, after unmapping IPv4-mapped IPv6. */
 export function ipFamily(ip: string): 'IPv4' | 'IPv6' {
   return ipToBytes(ip).length === 4 ? 'IPv4' : 'IPv6'
+}
+
+/** The common case, parsed by hand: it is on the tracker's hot path. Undefined if not a plain dotted quad. */
+function parseDottedQuad(ip: string): Uint8Array | undefined {
+  if (ip.length < 7 || ip.length > 15) return undefined
+  const out = new Uint8Array(4)
+  let part = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i)
+    if (c === 0x2e) {
+      if (digits === 0 || part === 3) return undefined
+      out[part++] = value
+      value = 0
+      digits = 0
+    } else if (c >= 0x30 && c <= 0x39) {
+      // No leading zeros ("01"), as node:net's isIPv4 refuses them too.
+      if (digits > 0 && value === 0) return undefined
+      value = value * 10 + (c - 0x30)
+      if (++digits > 3 || value > 255) return undefined
+    } else {
+      return undefined
+    }
+  }
+  if (part !== 3 || digits === 0) return undefined
+  out[3] = value
+  return out
 }

@@ -13,4 +13,6 @@ interface TrackerServer {
 const server = new mod.default({ http: true, udp: true, ws: false, stats: false, trustProxy: false })
 server.on('error', (err) => process.stderr.write(`tracker error: ${String(err)}\n`))
 server.on('warning', () => {})
-server.listen(Number(port), { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' }, () => process.stdout.write('listening\n'))
+server.listen(Number(port), { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' }, () =>
+  process.stdout.write('listening\n'),
+)

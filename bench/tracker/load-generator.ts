@@ -34,7 +34,11 @@ function report(seconds: number): void {
   process.stdout.write(`${JSON.stringify({ requests: count, errors, seconds, p50: q(0.5), p99: q(0.99) })}\n`)
 }
 
-function httpWorker(deadline: number, keepAlive: boolean, prefill: { next: () => number | undefined } | undefined) {
+function httpWorker(
+  deadline: number,
+  keepAlive: boolean,
+  prefill: { next: () => number | undefined } | undefined,
+) {
   return new Promise<void>((resolve) => {
     let socket: Socket | undefined
     let buf = ''
@@ -174,7 +178,8 @@ if (job.mode === 'udp' || job.mode === 'prefill-udp') {
   await udpRun(job.mode === 'prefill-udp' ? Number.MAX_SAFE_INTEGER : deadline, job.mode === 'prefill-udp')
 } else {
   let next = 0
-  const prefill = job.mode === 'prefill-http' ? { next: () => (next < PEERS ? next++ : undefined) } : undefined
+  const prefill =
+    job.mode === 'prefill-http' ? { next: () => (next < PEERS ? next++ : undefined) } : undefined
   await Promise.all(
     Array.from({ length: job.concurrency }, () =>
       httpWorker(prefill ? Number.MAX_SAFE_INTEGER : deadline, job.mode !== 'http-close', prefill),

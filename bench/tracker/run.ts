@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { type BenchServer, rssOf, startBittorrentTracker, startOpentracker, startPunchswarm, startTrivialServer } from './servers.js'
+import {
+  type BenchServer,
+  rssOf,
+  startBittorrentTracker,
+  startOpentracker,
+  startPunchswarm,
+  startTrivialServer,
+} from './servers.js'
 import { PEERS, SWARMS } from './workload.js'
 
 /**
@@ -34,14 +41,22 @@ function freePort(): Promise<number> {
 
 function generate(mode: string, port: number, secs: number, concurrency: number): Promise<GenResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GENERATOR, JSON.stringify({ mode, host: '127.0.0.1', port, seconds: secs, concurrency })], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      [GENERATOR, JSON.stringify({ mode, host: '127.0.0.1', port, seconds: secs, concurrency })],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
     })
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!)) : reject(new Error(`generator ${mode} exited ${code}`))))
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').at(-1)!))
+        : reject(new Error(`generator ${mode} exited ${code}`)),
+    )
   })
 }
 
@@ -50,11 +65,31 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
 }
 
-type Row = { httpRate: number[]; httpP50: number[]; httpP99: number[]; udpRate: number[]; udpP50: number[]; udpP99: number[]; bytesPerPeer: number[]; errors: number }
+type Row = {
+  httpRate: number[]
+  httpP50: number[]
+  httpP99: number[]
+  udpRate: number[]
+  udpP50: number[]
+  udpP99: number[]
+  bytesPerPeer: number[]
+  errors: number
+}
 const results = new Map<string, Row>()
-const row = (name: string) => {
-  let r = results.get(name)
-  if (!r) results.set(name, (r = { httpRate: [], httpP50: [], httpP99: [], udpRate: [], udpP50: [], udpP99: [], bytesPerPeer: [], errors: 0 }))
+const row = (name: string): Row => {
+  const existing = results.get(name)
+  if (existing) return existing
+  const r: Row = {
+    httpRate: [],
+    httpP50: [],
+    httpP99: [],
+    udpRate: [],
+    udpP50: [],
+    udpP99: [],
+    bytesPerPeer: [],
+    errors: 0,
+  }
+  results.set(name, r)
   return r
 }
 
@@ -64,11 +99,15 @@ const starters: [string, (port: number) => Promise<BenchServer>][] = [
   ['opentracker', startOpentracker],
 ]
 
-console.log(`tracker bench: ${SWARMS} swarms, ${PEERS} peers, compact, numwant 50; ${rounds} rounds of ${seconds} s per phase`)
+console.log(
+  `tracker bench: ${SWARMS} swarms, ${PEERS} peers, compact, numwant 50; ${rounds} rounds of ${seconds} s per phase`,
+)
 const trivial = await startTrivialServer(await freePort())
 const ceiling = await generate('http', trivial.port, seconds, HTTP_CONNECTIONS)
 await trivial.stop()
-console.log(`load generator ceiling (trivial HTTP server, keep-alive): ${Math.round(ceiling.requests / ceiling.seconds)} req/s`)
+console.log(
+  `load generator ceiling (trivial HTTP server, keep-alive): ${Math.round(ceiling.requests / ceiling.seconds)} req/s`,
+)
 
 for (let round = 1; round <= rounds; round++) {
   for (const [name, start] of starters) {
@@ -81,7 +120,12 @@ for (let round = 1; round <= rounds; round++) {
       const after = rssOf(server.pid)
       const r = row(name)
       r.bytesPerPeer.push((after - before) / PEERS)
-      const http = await generate(server.keepAlive ? 'http' : 'http-close', server.port, seconds, HTTP_CONNECTIONS)
+      const http = await generate(
+        server.keepAlive ? 'http' : 'http-close',
+        server.port,
+        seconds,
+        HTTP_CONNECTIONS,
+      )
       const udp = await generate('udp', server.port, seconds, UDP_WINDOW)
       r.httpRate.push(http.requests / http.seconds)
       r.httpP50.push(http.p50)
@@ -100,7 +144,9 @@ for (let round = 1; round <= rounds; round++) {
 }
 
 const ps = results.get('punchswarm')!
-console.log('\n| tracker | HTTP announces/s | HTTP p50 / p99 ms | UDP announces/s | UDP p50 / p99 ms | RSS bytes/peer | errors |')
+console.log(
+  '\n| tracker | HTTP announces/s | HTTP p50 / p99 ms | UDP announces/s | UDP p50 / p99 ms | RSS bytes/peer | errors |',
+)
 console.log('| --- | --- | --- | --- | --- | --- | --- |')
 for (const [name, r] of results) {
   console.log(

@@ -52,9 +52,22 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 export async function startPunchswarm(port: number): Promise<BenchServer> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/client/cli/main.js'), 'tracker', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'error'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'dist/client/cli/main.js'),
+      'tracker',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'error',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   await waitForLine(child, /\/announce/, 'punchswarm tracker')
   return { name: 'punchswarm', port, pid: child.pid!, keepAlive: true, stop: stopper(child) }
 }
@@ -64,18 +77,35 @@ export function ensureBittorrentTracker(): string {
   // server.js, not index.js: the package index also loads the WebRTC client, which needs a native build.
   const entry = join(DEPS, 'node_modules', 'bittorrent-tracker', 'server.js')
   if (!existsSync(entry)) {
-    execFileSync('npm', ['install', '--prefix', DEPS, '--ignore-scripts', '--no-save', '--no-audit', '--no-fund', `bittorrent-tracker@${BT_VERSION}`], {
-      stdio: 'inherit',
-    })
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        DEPS,
+        '--ignore-scripts',
+        '--no-save',
+        '--no-audit',
+        '--no-fund',
+        `bittorrent-tracker@${BT_VERSION}`,
+      ],
+      {
+        stdio: 'inherit',
+      },
+    )
   }
   return entry
 }
 
 export async function startBittorrentTracker(port: number): Promise<BenchServer> {
   const entry = ensureBittorrentTracker()
-  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/tracker/bittorrent-tracker-server.js'), entry, String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/bench/tracker/bittorrent-tracker-server.js'), entry, String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   await waitForLine(child, /listening/, 'bittorrent-tracker')
   return { name: 'bittorrent-tracker', port, pid: child.pid!, keepAlive: true, stop: stopper(child) }
 }
@@ -88,10 +118,14 @@ export async function startOpentracker(port: number): Promise<BenchServer> {
   // It chroots into `dir` and drops to user nobody (it refuses to run as root), who must read the list.
   chmodSync(dir, 0o755)
   chmodSync(join(dir, 'whitelist.txt'), 0o644)
-  const child = spawn('/usr/bin/opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', dir, '-w', 'whitelist.txt'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    '/usr/bin/opentracker',
+    ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-d', dir, '-w', 'whitelist.txt'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   // opentracker prints nothing when ready: wait until it answers.
   for (let i = 0; i < 50; i++) {
     try {

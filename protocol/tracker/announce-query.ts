@@ -20,6 +20,8 @@ export interface AnnounceQuery {
   ip?: string
   key?: Uint8Array
   trackerId?: Uint8Array
+  /** The client speaks the rendezvous protocol (`punchswarm=1`) and wants the extension key. */
+  rendezvous: boolean
 }
 
 const bad = (reason: string) => new TrackerError('TRACKER_BAD_REQUEST', reason)
@@ -110,6 +112,7 @@ export function decodeAnnounceQuery(query: string): AnnounceQuery {
     ip: ipRaw === undefined ? undefined : Buffer.from(percentDecodeBytes(ipRaw)).toString('latin1'),
     key: optBytes('key'),
     trackerId: optBytes('trackerid'),
+    rendezvous: one(q, 'punchswarm') === '1',
   }
 }
 

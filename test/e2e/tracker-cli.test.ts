@@ -19,7 +19,9 @@ describe('punchswarm tracker (real process, real sockets)', () => {
     const base = announce.replace(/\/announce$/, '')
     const hash = new Uint8Array(20).fill(7)
     await fetch(base + announceUrl({ infoHash: hash, peerId: new Uint8Array(20).fill(1), left: 0 }))
-    const res = await fetch(base + announceUrl({ infoHash: hash, peerId: new Uint8Array(20).fill(2) }))
+    const res = await fetch(
+      `${base + announceUrl({ infoHash: hash, peerId: new Uint8Array(20).fill(2) })}&punchswarm=1`,
+    )
     const body = bencode.decode(new Uint8Array(await res.arrayBuffer())) as Record<string, unknown>
     expect(body).toMatchObject({ complete: 1, incomplete: 1 })
     expect((body.peers as Uint8Array).length).toBe(6)

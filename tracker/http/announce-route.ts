@@ -35,7 +35,8 @@ export const announceRoute: FastifyPluginAsync<AnnounceRouteOptions> = async (ap
     )
     const udpPort = typeof options.udpPort === 'function' ? options.udpPort() : options.udpPort
     const extra =
-      deps.rendezvous && udpPort !== undefined && a.event !== 'stopped'
+      // Only clients that speak the rendezvous protocol ask for it; others skip its cost.
+      deps.rendezvous && a.rendezvous && udpPort !== undefined && a.event !== 'stopped'
         ? {
             punchswarm: buildAnnounceExtension(deps.rendezvous, {
               infoHash: a.infoHash,

@@ -38,6 +38,7 @@ export type MainPortSend = (bytes: Uint8Array, to: UdpAddress) => void
 export class RendezvousService {
   readonly relay: RendezvousRelay
   private alt?: Socket
+  private altBoundPort?: number
   private timer?: TimerHandle
   private mainSend?: MainPortSend
 
@@ -65,11 +66,12 @@ export class RendezvousService {
       })
     })
     this.alt = alt
+    this.altBoundPort = alt.address().port
   }
 
   /** The alternate port actually bound, if any. */
   altPort(): number | undefined {
-    return this.alt?.address().port
+    return this.alt ? this.altBoundPort : undefined
   }
 
   /** A rendezvous datagram that arrived on the main port (wired to the UDP tracker's hook). */

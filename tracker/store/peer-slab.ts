@@ -144,9 +144,9 @@ export class PeerSlab {
   writeCompact(slot: number, out: Uint8Array, pos: number): number {
     const off = slot * this.recordBytes
     const n = this.addressBytes
-    out.set(this.bytes.subarray(off + OFF_ADDR, off + OFF_ADDR + n), pos)
-    out[pos + n] = this.bytes[off + this.offPort]!
-    out[pos + n + 1] = this.bytes[off + this.offPort + 1]!
+    const b = this.bytes
+    // A plain loop: cheaper than set(subarray()) for 6 or 18 bytes, with no allocation.
+    for (let i = 0; i < n + 2; i++) out[pos + i] = b[off + OFF_ADDR + i]!
     return pos + n + 2
   }
 
