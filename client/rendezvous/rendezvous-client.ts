@@ -157,21 +157,59 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     )
     opts.signal?.throwIfAborted()
     const ack = msg as ConnectAck
-    // 2. Punch, starting after the delay the tracker chose.
-    return this.runner.run(
-      {
-        nonce: ack.nonce,
-        selfPeerId: this.options.peerId,
-        peerPeerId: targetPeerId,
-        selfNat: this.natClass,
-        peerNat: ack.targetNatClass,
-        peerEndpoint: ack.target,
-        peerLan: ack.targetLan,
-        samePublicAddress: this.observed?.address === ack.target.address,
-        punchDelayMs: ack.punchDelayMs,
-      },
-      { infoHash, role: 'requester', signal: opts.signal },
+    // 2. Punch, starting after the delay the tracker chose; 3. report the outcome for the stats.
+    return this.reported(
+      infoHash,
+      ack.nonce,
+      this.runner.run(
+        {
+          nonce: ack.nonce,
+          selfPeerId: this.options.peerId,
+          peerPeerId: targetPeerId,
+          selfNat: this.natClass,
+          peerNat: ack.targetNatClass,
+          peerEndpoint: ack.target,
+          peerLan: ack.targetLan,
+          samePublicAddress: this.observed?.address === ack.target.address,
+          punchDelayMs: ack.punchDelayMs,
+        },
+        { infoHash, role: 'requester', signal: opts.signal },
+      ),
     )
+  }
+
+  /** Tells the tracker how a punch ended (fire and forget: stats only), passing the outcome on. */
+  private async reported(
+    infoHash: Uint8Array,
+    nonce: Uint8Array,
+    punch: Promise<PunchedPath>,
+  ): Promise<PunchedPath> {
+    const started = this.deps.clock.now()
+    const report = (success: boolean) => {
+      this.tx
+        .request(
+          this.deps.socket,
+          this.options.tracker,
+          (txid) => ({
+            type: 'punchResult',
+            txid,
+            infoHash,
+            nonce,
+            success,
+            elapsedMs: Math.round(this.deps.clock.now() - started),
+          }),
+          { maxSends: 2 },
+        )
+        .catch(() => {})
+    }
+    try {
+      const path = await punch
+      report(true)
+      return path
+    } catch (err) {
+      report(false)
+      throw err
+    }
   }
 
   stop(): void {
@@ -245,8 +283,10 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     // Acknowledge every copy: the tracker stops resending on the first ack it gets.
     this.deps.socket.send(encodeRendezvous({ type: 'pushAck', txid: push.txid }), from)
     if (this.runner.has(push.nonce)) return
-    this.runner
-      .run(
+    this.reported(
+      push.infoHash,
+      push.nonce,
+      this.runner.run(
         {
           nonce: push.nonce,
           selfPeerId: this.options.peerId,
@@ -259,10 +299,10 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
           punchDelayMs: push.punchDelayMs,
         },
         { infoHash: push.infoHash, role: 'target' },
-      )
-      .then(
-        (path) => this.emit('punched', path),
-        (err) => this.emit('punchFailed', err, push.requesterPeerId),
-      )
+      ),
+    ).then(
+      (path) => this.emit('punched', path),
+      (err) => this.emit('punchFailed', err, push.requesterPeerId),
+    )
   }
 }

@@ -1,40 +1,10 @@
-import { createSocket, type Socket } from 'node:dgram'
-import { EventEmitter } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { realClock, realRandom } from '../../../../client/real-clock.js'
 import { RendezvousClient } from '../../../../client/rendezvous/rendezvous-client.js'
-import type {
-  DatagramSocket,
-  DatagramSocketEvents,
-  UdpAddress,
-} from '../../../../protocol/datagram-socket.js'
+import { UdpSocket } from '../../../../client/udp-socket.js'
+import type { UdpAddress } from '../../../../protocol/datagram-socket.js'
 import { RendezvousService } from '../../../../tracker/rendezvous/rendezvous-service.js'
-
-/** node:dgram as a DatagramSocket, enough for this loopback test. */
-class LoopbackSocket extends EventEmitter<DatagramSocketEvents> implements DatagramSocket {
-  private constructor(readonly raw: Socket) {
-    super()
-    raw.on('message', (m, r) => this.emit('message', new Uint8Array(m), { address: r.address, port: r.port }))
-  }
-  static async open(): Promise<LoopbackSocket> {
-    const raw = createSocket('udp4')
-    await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve))
-    return new LoopbackSocket(raw)
-  }
-  send(bytes: Uint8Array, to: UdpAddress): void {
-    this.raw.send(bytes, to.port, to.address)
-  }
-  address(): UdpAddress {
-    const a = this.raw.address()
-    return { address: a.address, port: a.port }
-  }
-  setTTL(ttl: number): void {
-    this.raw.setTTL(ttl)
-  }
-  close(): void {
-    this.raw.close()
-  }
-}
+import { TrackerStats } from '../../../../tracker/stats/tracker-stats.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -42,10 +12,11 @@ afterEach(async () => {
 })
 
 async function setup() {
-  const main = await LoopbackSocket.open()
+  const main = await UdpSocket.open({ host: '127.0.0.1' })
+  const stats = new TrackerStats({ clock: realClock })
   const service = new RendezvousService(
     { secret: new Uint8Array(32).fill(1), host: '127.0.0.1', altPort: 0 },
-    { clock: realClock, random: realRandom },
+    { clock: realClock, random: realRandom, stats },
   )
   await service.start((bytes, to) => main.send(bytes, to))
   main.on('message', (b, from) => service.handle(b, from))
@@ -57,7 +28,7 @@ async function setup() {
   const alt = { address: '127.0.0.1', port: service.altPort()! }
   const infoHash = new Uint8Array(20).fill(0x42)
   const peer = async (fill: number) => {
-    const socket = await LoopbackSocket.open()
+    const socket = await UdpSocket.open({ host: '127.0.0.1' })
     const peerId = new Uint8Array(20).fill(fill)
     const client = new RendezvousClient(
       { tracker, altTracker: alt, peerId },
@@ -70,7 +41,7 @@ async function setup() {
     const token = service.issueToken(infoHash, peerId, '127.0.0.1')
     return { socket, client, peerId, token }
   }
-  return { service, infoHash, peer }
+  return { service, infoHash, peer, stats }
 }
 
 describe('rendezvous over loopback sockets', () => {
@@ -82,7 +53,7 @@ describe('rendezvous over loopback sockets', () => {
   })
 
   it('relays a connect-request and both sides punch a path to each other', async () => {
-    const { peer, infoHash, service } = await setup()
+    const { peer, infoHash, service, stats } = await setup()
     const a = await peer(1)
     const b = await peer(2)
     await a.client.classify()
@@ -99,6 +70,8 @@ describe('rendezvous over loopback sockets', () => {
     const other = (await targetSide) as { address: UdpAddress; role: string }
     expect(other.address).toMatchObject(a.socket.address())
     expect(other.role).toBe('target')
+    // Both sides report the outcome; the tracker counts the punch once.
+    await expect.poll(() => stats.punches).toEqual({ attempt: 1, success: 1, failure: 0 })
   })
 
   it('refuses a registration with a token issued to another peer', async () => {
