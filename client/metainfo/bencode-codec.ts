@@ -108,14 +108,23 @@ class Decoder {
   }
 }
 
+/** What {@link encodeBencode} accepts: decoded values plus text, booleans and absent dict entries. */
+export type BencodeInput =
+  | number
+  | boolean
+  | string
+  | Uint8Array
+  | BencodeInput[]
+  | { [key: string]: BencodeInput | undefined }
+
 /** Encodes a value; dictionary keys are written in sorted byte order (BEP 3). Strings become UTF-8. */
-export function encodeBencode(value: BencodeValue | string | boolean): Uint8Array {
+export function encodeBencode(value: BencodeInput): Uint8Array {
   const parts: Uint8Array[] = []
   write(value, parts)
   return Buffer.concat(parts)
 }
 
-function write(v: BencodeValue | string | boolean | undefined, out: Uint8Array[]): void {
+function write(v: BencodeInput | undefined, out: Uint8Array[]): void {
   if (typeof v === 'string') v = TEXT_ENCODER.encode(v)
   if (typeof v === 'boolean') v = v ? 1 : 0
   if (typeof v === 'number') {
@@ -129,13 +138,14 @@ function write(v: BencodeValue | string | boolean | undefined, out: Uint8Array[]
     out.push(TEXT_ENCODER.encode('e'))
   } else if (v !== undefined && typeof v === 'object') {
     out.push(TEXT_ENCODER.encode('d'))
-    const keys = Object.keys(v)
-      .filter((k) => v[k] !== undefined)
+    const dict = v
+    const keys = Object.keys(dict)
+      .filter((k) => dict[k] !== undefined)
       .map((k) => ({ k, b: TEXT_ENCODER.encode(k) }))
       .sort((a, b) => Buffer.compare(a.b, b.b))
     for (const { k, b } of keys) {
       out.push(TEXT_ENCODER.encode(`${b.length}:`), b)
-      write(v[k], out)
+      write(dict[k], out)
     }
     out.push(TEXT_ENCODER.encode('e'))
   } else {
