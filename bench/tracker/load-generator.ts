@@ -1,7 +1,17 @@
 import { createSocket } from 'node:dgram'
 import { connect, type Socket } from 'node:net'
 import { decodeBep15Response, encodeBep15Request } from '../../protocol/bep15/bep15-codec.js'
-import { announcePath, infoHashOf, NUMWANT, PEERS, peerIdOf, portOf, swarmOf } from './workload.js'
+import {
+  announcePath,
+  infoHashOf,
+  NUMWANT,
+  PEERS,
+  peerIdOf,
+  portOf,
+  SOURCE_IPS,
+  sourceIpOf,
+  swarmOf,
+} from './workload.js'
 
 /**
  * The load generator, run as its own process so it does not share an event loop with the server:
@@ -24,8 +34,15 @@ const record = (start: bigint) => {
   if (count < latencies.length) latencies[count] = Number(process.hrtime.bigint() - start) / 1e6
   count++
 }
-let peer = Math.floor(Math.random() * PEERS)
-const nextPeer = () => (peer = (peer + 7919) % PEERS)
+/** Peers are sent from their own source address: a worker on lane `l` sends peers p with p % SOURCE_IPS == l. */
+const lanePeer = (lane: number) => {
+  const perLane = Math.floor(PEERS / SOURCE_IPS)
+  let k = Math.floor(Math.random() * perLane)
+  return () => {
+    k = (k + 7919) % perLane
+    return k * SOURCE_IPS + lane
+  }
+}
 
 function report(seconds: number): void {
   const n = Math.min(count, latencies.length)
@@ -35,10 +52,12 @@ function report(seconds: number): void {
 }
 
 function httpWorker(
+  lane: number,
   deadline: number,
   keepAlive: boolean,
   prefill: { next: () => number | undefined } | undefined,
 ) {
+  const nextPeer = lanePeer(lane)
   return new Promise<void>((resolve) => {
     let socket: Socket | undefined
     let buf = ''
@@ -74,7 +93,7 @@ function httpWorker(
       send()
     }
     const open = () => {
-      socket = connect({ host: job.host, port: job.port, noDelay: true })
+      socket = connect({ host: job.host, port: job.port, noDelay: true, localAddress: sourceIpOf(lane) })
       socket.on('data', onData)
       socket.on('error', () => {
         errors++
@@ -93,13 +112,16 @@ function httpWorker(
 }
 
 async function udpRun(deadline: number, prefill: boolean): Promise<void> {
-  const sockets = Math.max(1, Math.min(8, Math.ceil(job.concurrency / 32)))
+  const sockets = SOURCE_IPS * 2
   const windowPerSocket = Math.ceil(job.concurrency / sockets)
-  let prefillNext = 0
   await Promise.all(
-    Array.from({ length: sockets }, async () => {
+    Array.from({ length: sockets }, async (_, index) => {
+      // Socket `index` sends the peers of lane index % SOURCE_IPS, from that lane's address.
+      const lane = index % SOURCE_IPS
+      const nextPeer = lanePeer(lane)
+      let prefillNext = index
       const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 })
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+      await new Promise<void>((r) => s.bind(0, sourceIpOf(lane), r))
       const inflight = new Map<number, bigint>()
       let tx = 1
       let connectionId = 0n
@@ -113,7 +135,12 @@ async function udpRun(deadline: number, prefill: boolean): Promise<void> {
           resolve()
         }
         const sendAnnounce = () => {
-          const p = prefill ? (prefillNext < PEERS ? prefillNext++ : undefined) : nextPeer()
+          let p: number | undefined
+          if (!prefill) p = nextPeer()
+          else if (prefillNext < PEERS) {
+            p = prefillNext
+            prefillNext += sockets
+          }
           if (p === undefined || Date.now() > deadline) {
             if (inflight.size === 0) finish()
             return
@@ -177,13 +204,29 @@ const deadline = began + job.seconds * 1000
 if (job.mode === 'udp' || job.mode === 'prefill-udp') {
   await udpRun(job.mode === 'prefill-udp' ? Number.MAX_SAFE_INTEGER : deadline, job.mode === 'prefill-udp')
 } else {
-  let next = 0
-  const prefill =
-    job.mode === 'prefill-http' ? { next: () => (next < PEERS ? next++ : undefined) } : undefined
+  // Prefill over HTTP: worker i announces peers i, i + n, i + 2n ... (n = concurrency, a multiple of SOURCE_IPS).
+  const n = Math.ceil(job.concurrency / SOURCE_IPS) * SOURCE_IPS
   await Promise.all(
-    Array.from({ length: job.concurrency }, () =>
-      httpWorker(prefill ? Number.MAX_SAFE_INTEGER : deadline, job.mode !== 'http-close', prefill),
-    ),
+    Array.from({ length: n }, (_, i) => {
+      let next = i
+      const prefill =
+        job.mode === 'prefill-http'
+          ? {
+              next: () => {
+                if (next >= PEERS) return undefined
+                const p = next
+                next += n
+                return p
+              },
+            }
+          : undefined
+      return httpWorker(
+        i % SOURCE_IPS,
+        prefill ? Number.MAX_SAFE_INTEGER : deadline,
+        job.mode !== 'http-close',
+        prefill,
+      )
+    }),
   )
 }
 report((Date.now() - began) / 1000)

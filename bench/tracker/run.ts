@@ -65,6 +65,14 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
 }
 
+/** Heap plus array buffers of a punchswarm tracker, from its own /stats.json (after its GC settles). */
+async function heapOf(port: number): Promise<number> {
+  const s = (await (await fetch(`http://127.0.0.1:${port}/stats.json`)).json()) as {
+    memory: { heapUsed: number; arrayBuffers: number }
+  }
+  return s.memory.heapUsed + s.memory.arrayBuffers
+}
+
 type Row = {
   httpRate: number[]
   httpP50: number[]
@@ -93,6 +101,8 @@ const row = (name: string): Row => {
   return r
 }
 
+const heapPerPeer: number[] = []
+
 const starters: [string, (port: number) => Promise<BenchServer>][] = [
   ['punchswarm', startPunchswarm],
   ['bittorrent-tracker', startBittorrentTracker],
@@ -115,11 +125,13 @@ for (let round = 1; round <= rounds; round++) {
     try {
       await new Promise((r) => setTimeout(r, 300))
       const before = rssOf(server.pid)
+      const heapBefore = name === 'punchswarm' ? await heapOf(server.port) : 0
       const fill = await generate('prefill-udp', server.port, 0, UDP_WINDOW)
       await new Promise((r) => setTimeout(r, 500))
       const after = rssOf(server.pid)
       const r = row(name)
       r.bytesPerPeer.push((after - before) / PEERS)
+      if (name === 'punchswarm') heapPerPeer.push(((await heapOf(server.port)) - heapBefore) / PEERS)
       const http = await generate(
         server.keepAlive ? 'http' : 'http-close',
         server.port,
@@ -153,6 +165,9 @@ for (const [name, r] of results) {
     `| ${name} | ${Math.round(median(r.httpRate))} | ${median(r.httpP50).toFixed(1)} / ${median(r.httpP99).toFixed(1)} | ${Math.round(median(r.udpRate))} | ${median(r.udpP50).toFixed(1)} / ${median(r.udpP99).toFixed(1)} | ${Math.round(median(r.bytesPerPeer))} | ${r.errors} |`,
   )
 }
+console.log(
+  `punchswarm heap + array buffers per peer (its own accounting): ${Math.round(median(heapPerPeer))} bytes`,
+)
 for (const [name, r] of results) {
   if (name === 'punchswarm') continue
   console.log(

@@ -24,8 +24,15 @@ export function peerIdOf(p: number): Uint8Array {
   return b
 }
 
+/**
+ * Peers come from SOURCE_IPS loopback addresses: peer p from 127.0.0.(1 + p % SOURCE_IPS), on port
+ * 1024 + floor(p / SOURCE_IPS). Every peer then has its own address and port, so trackers that key
+ * peers by ip:port (opentracker) store all of them, like trackers that key by peer id.
+ */
+export const SOURCE_IPS = 4
+export const sourceIpOf = (p: number) => `127.0.0.${1 + (p % SOURCE_IPS)}`
 export const swarmOf = (p: number) => p % SWARMS
-export const portOf = (p: number) => 1024 + (p % 60_000)
+export const portOf = (p: number) => 1024 + Math.floor(p / SOURCE_IPS)
 
 /** The HTTP request line of peer `p`'s announce. */
 export function announcePath(p: number, event?: 'started'): string {
