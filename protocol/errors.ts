@@ -42,7 +42,11 @@ export type TransportErrorCode =
   | 'TRANSPORT_REFUSED'
   | 'TRANSPORT_SOCKET_ERROR'
 
-export type StorageErrorCode = 'STORAGE_IO' | 'STORAGE_BAD_RESUME' | 'STORAGE_BAD_LAYOUT'
+export type StorageErrorCode =
+  | 'STORAGE_IO'
+  | 'STORAGE_BAD_RESUME'
+  | 'STORAGE_BAD_LAYOUT'
+  | 'STORAGE_PIECE_UNAVAILABLE'
 
 export type UsageErrorCode =
   | 'USAGE_BAD_ARGUMENT'

@@ -6,7 +6,11 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeBencode, encodeBencode } from '../../../../client/metainfo/bencode-codec.js'
 import { parseMagnet, toMagnetUri } from '../../../../client/metainfo/magnet-link.js'
-import { autoPieceLength, createTorrent } from '../../../../client/metainfo/torrent-creator.js'
+import {
+  autoPieceLength,
+  type CreateTorrentOptions,
+  createTorrent,
+} from '../../../../client/metainfo/torrent-creator.js'
 import { loadTorrent, metainfoFromInfoDict } from '../../../../client/metainfo/torrent-loader.js'
 import { UsageError } from '../../../../protocol/errors.js'
 
@@ -118,10 +122,11 @@ describe.skipIf(!hasLibtorrent)('libtorrent agrees', () => {
     await writeFile(join(dir, 'set', 'one'), bytes(40_000, 4))
     await writeFile(join(dir, 'set', 'sub', 'two'), bytes(3, 5))
     await writeFile(join(dir, 'single'), bytes(70_000, 6))
-    for (const [src, opts] of [
+    const inputs: [string, CreateTorrentOptions][] = [
       ['set', { private: true, trackers: [['http://127.0.0.1:1/announce']] }],
       ['single', {}],
-    ] as const) {
+    ]
+    for (const [src, opts] of inputs) {
       const raw = await createTorrent(join(dir, src), opts)
       const m = await loadTorrent(raw)
       const file = join(dir, `${src}.torrent`)

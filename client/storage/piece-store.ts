@@ -1,0 +1,288 @@
+import { createHash } from 'node:crypto'
+import { type FileHandle, mkdir, open } from 'node:fs/promises'
+import { dirname, join, resolve, sep } from 'node:path'
+import { StorageError, throwIfAborted } from '../../protocol/errors.js'
+import type { TorrentLayout } from '../metainfo/metainfo-types.js'
+import { fileStamp, readResumeData, writeResumeData } from './fast-resume.js'
+
+/** Resume data is rewritten after this many newly verified pieces (and on close). */
+export const RESUME_SAVE_EVERY_PIECES = 16
+
+/** Options of {@link PieceStore.open}. */
+export interface PieceStoreOptions {
+  signal?: AbortSignal
+  /** Where fast-resume data lives. @default `<dir>/.<infoHashHex>.resume` */
+  resumeFile?: string
+  /** Names the default resume file. @default SHA-1 of the layout's piece hashes */
+  infoHashHex?: string
+}
+
+interface Span {
+  file: number
+  /** Offset inside the file. */
+  position: number
+  /** Offset inside the caller's buffer. */
+  at: number
+  length: number
+}
+
+/**
+ * Verified pieces of one torrent on disk. Data lives at `dir/<name>` (single file) or
+ * `dir/<name>/<path...>` (multi-file), as libtorrent and Transmission lay it out; files are created
+ * on first write and sized sparsely. A piece is written only after its SHA-1 matched (BEP 3), is
+ * fsynced before it counts as verified, and only verified pieces are ever recorded in resume data or
+ * served. Resume data is trusted when every file's size and mtime match what it recorded (no
+ * spot-check: any write after the record changes an mtime and forces a full recheck).
+ */
+export class PieceStore {
+  readonly pieceCount: number
+  private readonly have: Uint8Array
+  private verified = 0
+  private readonly handles = new Map<number, Promise<FileHandle>>()
+  private readonly paths: string[]
+  private sinceSave = 0
+  private saving: Promise<void> = Promise.resolve()
+  private closed = false
+
+  private constructor(
+    readonly layout: TorrentLayout,
+    private readonly resumePath: string,
+    root: string,
+  ) {
+    this.pieceCount = layout.pieceCount
+    this.have = new Uint8Array(Math.ceil(layout.pieceCount / 8))
+    const base = resolve(root)
+    this.paths = layout.files.map((f) => {
+      const p = layout.multiFile ? resolve(base, layout.name, ...f.path) : resolve(base, layout.name)
+      // Defence in depth: the loader already refused unsafe paths.
+      if (!p.startsWith(base + sep)) throw new StorageError('STORAGE_BAD_LAYOUT', `unsafe file path ${p}`)
+      return p
+    })
+  }
+
+  /** Opens a store: trusts matching resume data, else rechecks whatever is on disk. */
+  static async open(layout: TorrentLayout, dir: string, opts: PieceStoreOptions = {}): Promise<PieceStore> {
+    const id = opts.infoHashHex ?? createHash('sha1').update(layout.pieceHashes).digest('hex')
+    const store = new PieceStore(layout, opts.resumeFile ?? join(dir, `.${id}.resume`), dir)
+    const resume = await readResumeData(store.resumePath)
+    throwIfAborted(opts.signal)
+    if (resume && (await store.resumeMatches(resume))) {
+      store.have.set(resume.bitfield)
+      for (let i = 0; i < store.pieceCount; i++) if (store.has(i)) store.verified++
+    } else {
+      await store.verifyAll({ signal: opts.signal })
+    }
+    return store
+  }
+
+  /** Verified pieces as a BEP 3 bitfield (piece 0 is the high bit of byte 0); a copy. */
+  bitfield(): Uint8Array {
+    return this.have.slice()
+  }
+
+  has(index: number): boolean {
+    return (
+      index >= 0 && index < this.pieceCount && ((this.have[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0
+    )
+  }
+
+  get verifiedCount(): number {
+    return this.verified
+  }
+
+  /** Bytes in pieces not yet verified. */
+  bytesLeft(): number {
+    let left = this.layout.length
+    for (let i = 0; i < this.pieceCount; i++) if (this.has(i)) left -= this.pieceSize(i)
+    return left
+  }
+
+  /** Bytes in piece `index`. */
+  pieceSize(index: number): number {
+    return index === this.pieceCount - 1 ? this.layout.lastPieceLength : this.layout.pieceLength
+  }
+
+  /** Reads a block of a verified piece; StorageError 'STORAGE_PIECE_UNAVAILABLE' otherwise. */
+  async readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
+    if (!this.has(index) || begin < 0 || length < 0 || begin + length > this.pieceSize(index)) {
+      throw new StorageError(
+        'STORAGE_PIECE_UNAVAILABLE',
+        `block ${index}:${begin}+${length} is not available`,
+      )
+    }
+    const out = await this.readSpan(index * this.layout.pieceLength + begin, length)
+    if (!out) throw new StorageError('STORAGE_IO', `piece ${index} vanished from disk`)
+    return out
+  }
+
+  /**
+   * Stores a whole piece if its SHA-1 matches; returns false and writes nothing otherwise. The data is
+   * fsynced before the piece counts as verified.
+   */
+  async writePiece(index: number, data: Uint8Array): Promise<boolean> {
+    this.assertOpen()
+    if (index < 0 || index >= this.pieceCount || data.length !== this.pieceSize(index)) return false
+    const digest = createHash('sha1').update(data).digest()
+    if (!digest.equals(this.layout.pieceHashes.subarray(index * 20, index * 20 + 20))) return false
+    if (this.has(index)) return true
+    const touched = new Set<number>()
+    for (const s of this.spans(index * this.layout.pieceLength, data.length)) {
+      const fh = await this.handle(s.file, true)
+      await this.io(s.file, 'write', () => fh!.write(data, s.at, s.length, s.position))
+      touched.add(s.file)
+    }
+    for (const f of touched) {
+      const fh = await this.handle(f, true)
+      await this.io(f, 'fsync', () => fh!.sync())
+    }
+    if (!this.has(index)) {
+      this.have[index >> 3]! |= 0x80 >> (index & 7)
+      this.verified++
+    }
+    if (++this.sinceSave >= RESUME_SAVE_EVERY_PIECES || this.verified === this.pieceCount) {
+      await this.saveResume()
+    }
+    return true
+  }
+
+  /** Rehashes every piece on disk (a full recheck), then records the result as resume data. */
+  async verifyAll(opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}) {
+    this.assertOpen()
+    this.have.fill(0)
+    this.verified = 0
+    for (let i = 0; i < this.pieceCount; i++) {
+      throwIfAborted(opts.signal)
+      const data = await this.readSpan(i * this.layout.pieceLength, this.pieceSize(i))
+      if (data) {
+        const digest = createHash('sha1').update(data).digest()
+        if (digest.equals(this.layout.pieceHashes.subarray(i * 20, i * 20 + 20))) {
+          this.have[i >> 3]! |= 0x80 >> (i & 7)
+          this.verified++
+        }
+      }
+      opts.onProgress?.(i + 1, this.pieceCount)
+    }
+    await this.saveResume()
+  }
+
+  /** Writes resume data and closes every file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.saveResume()
+    this.closed = true
+    const handles = [...this.handles.values()]
+    this.handles.clear()
+    for (const h of handles) await (await h.catch(() => undefined))?.close()
+  }
+
+  /** Records verified pieces; serialised so two saves never interleave. */
+  private saveResume(): Promise<void> {
+    const run = async () => {
+      // Snapshot first: every piece in it was fsynced before its bit was set.
+      const bitfield = this.bitfield()
+      this.sinceSave = 0
+      const files = []
+      for (const p of this.paths) files.push(await fileStamp(p))
+      await writeResumeData(this.resumePath, {
+        pieceCount: this.pieceCount,
+        pieceLength: this.layout.pieceLength,
+        bitfield,
+        files,
+      })
+    }
+    this.saving = this.saving.then(run, run)
+    return this.saving
+  }
+
+  private async resumeMatches(r: {
+    pieceCount: number
+    pieceLength: number
+    bitfield: Uint8Array
+    files: { size: number; mtimeUs: number }[]
+  }): Promise<boolean> {
+    if (r.pieceCount !== this.pieceCount || r.pieceLength !== this.layout.pieceLength) return false
+    if (r.bitfield.length !== this.have.length || r.files.length !== this.paths.length) return false
+    for (const [i, p] of this.paths.entries()) {
+      const now = await fileStamp(p)
+      const then = r.files[i]!
+      if (now.size !== then.size || now.mtimeUs !== then.mtimeUs) return false
+    }
+    return true
+  }
+
+  /** Reads a byte range of the torrent; undefined if any part is missing or short on disk. */
+  private async readSpan(offset: number, length: number): Promise<Uint8Array | undefined> {
+    const out = new Uint8Array(length)
+    for (const s of this.spans(offset, length)) {
+      const fh = await this.handle(s.file, false)
+      if (!fh) return undefined
+      const { bytesRead } = await this.io(s.file, 'read', () => fh.read(out, s.at, s.length, s.position))
+      if (bytesRead !== s.length) return undefined
+    }
+    return out
+  }
+
+  private *spans(offset: number, length: number): Generator<Span> {
+    const end = offset + length
+    for (const [file, f] of this.layout.files.entries()) {
+      const from = Math.max(offset, f.offset)
+      const to = Math.min(end, f.offset + f.length)
+      if (from < to) yield { file, position: from - f.offset, at: from - offset, length: to - from }
+    }
+  }
+
+  /** The open handle of a file; created (sparse, full size) only when `create` is set. */
+  private async handle(file: number, create: boolean): Promise<FileHandle | undefined> {
+    const open_ = this.handles.get(file)
+    if (open_) return open_
+    const path = this.paths[file]!
+    let fh: FileHandle
+    try {
+      fh = await open(path, 'r+')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('open', path, err)
+      if (!create) return undefined
+      try {
+        await mkdir(dirname(path), { recursive: true })
+        fh = await open(path, 'a+').then(async (h) => {
+          await h.close()
+          return open(path, 'r+')
+        })
+      } catch (e) {
+        throw ioError('create', path, e)
+      }
+    }
+    const size = this.layout.files[file]!.length
+    try {
+      if ((await fh.stat()).size < size) await fh.truncate(size)
+    } catch (err) {
+      await fh.close()
+      throw ioError('size', path, err)
+    }
+    // Another caller may have raced us here; keep the first handle.
+    const existing = this.handles.get(file)
+    if (existing) {
+      await fh.close()
+      return existing
+    }
+    this.handles.set(file, Promise.resolve(fh))
+    return fh
+  }
+
+  private async io<T>(file: number, op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw ioError(op, this.paths[file]!, err)
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError('STORAGE_IO', 'piece store is closed')
+  }
+}
+
+function ioError(op: string, path: string, err: unknown): StorageError {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+  return new StorageError('STORAGE_IO', `cannot ${op} ${path}: ${code}`, { cause: err })
+}
