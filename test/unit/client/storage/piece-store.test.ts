@@ -114,7 +114,8 @@ describe('PieceStore', () => {
     // Corrupt piece 2's bytes behind the store's back, keeping size but not mtime.
     const bFile = join(dir, 'pack', ...m.layout.files[1]!.path)
     const buf = await readFile(bFile)
-    buf[(2 * 16384 - m.layout.files[1]!.offset) | 0] ^= 0xff
+    const at = 2 * 16384 - m.layout.files[1]!.offset
+    buf[at] = buf[at]! ^ 0xff
     await writeFile(bFile, buf)
     const rechecked = await openStore(m.layout, dir, { infoHashHex: m.infoHashHex })
     expect([0, 1, 2, 3, 4].map((i) => rechecked.has(i))).toEqual([true, false, false, false, true])
