@@ -154,3 +154,20 @@ describe('memory swarm store', () => {
     )
   })
 })
+
+describe('memory swarm store size', () => {
+  it('holds 200,000 peers over 1,000 swarms in at most 64 bytes of records and index per peer', () => {
+    const s = new MemorySwarmStore({ random: xorshiftRandom(9) })
+    const ih = new Uint8Array(20)
+    const id = new Uint8Array(20)
+    const view = new DataView(id.buffer)
+    for (let p = 0; p < 200_000; p++) {
+      ih[0] = p % 250
+      ih[1] = Math.floor((p % 1000) / 250)
+      view.setUint32(0, p)
+      s.announce(ann({ infoHash: ih, peerId: id, ip: `198.18.${(p >> 8) & 255}.${p & 255}`, numwant: 0 }))
+    }
+    expect(s.size()).toEqual({ swarms: 1000, peers: 200_000 })
+    expect(s.footprint() / 200_000).toBeLessThanOrEqual(64)
+  })
+})
