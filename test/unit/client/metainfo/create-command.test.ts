@@ -17,8 +17,14 @@ afterEach(async () => {
 async function create(args: string[]): Promise<{ out: string; err: string; code: number }> {
   let out = ''
   let err = ''
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true))
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true))
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out += String(s)
+    return true
+  })
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err += String(s)
+    return true
+  })
   process.exitCode = undefined
   await runCli(['node', 'punchswarm', 'create', ...args])
   const code = Number(process.exitCode ?? 0)
