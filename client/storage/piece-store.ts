@@ -104,6 +104,7 @@ export class PieceStore {
 
   /** Reads a block of a verified piece; StorageError 'STORAGE_PIECE_UNAVAILABLE' otherwise. */
   async readBlock(index: number, begin: number, length: number): Promise<Uint8Array> {
+    this.assertOpen()
     if (!this.has(index) || begin < 0 || length < 0 || begin + length > this.pieceSize(index)) {
       throw new StorageError(
         'STORAGE_PIECE_UNAVAILABLE',
@@ -139,6 +140,7 @@ export class PieceStore {
       this.have[index >> 3]! |= 0x80 >> (index & 7)
       this.verified++
     }
+    if (this.verified === this.pieceCount) await this.createEmptyFiles()
     if (++this.sinceSave >= RESUME_SAVE_EVERY_PIECES || this.verified === this.pieceCount) {
       await this.saveResume()
     }
@@ -162,6 +164,7 @@ export class PieceStore {
       }
       opts.onProgress?.(i + 1, this.pieceCount)
     }
+    if (this.verified === this.pieceCount) await this.createEmptyFiles()
     await this.saveResume()
   }
 
@@ -173,6 +176,11 @@ export class PieceStore {
     const handles = [...this.handles.values()]
     this.handles.clear()
     for (const h of handles) await (await h.catch(() => undefined))?.close()
+  }
+
+  /** Zero-length files hold no piece, so they are created once the rest is complete. */
+  private async createEmptyFiles(): Promise<void> {
+    for (const [i, f] of this.layout.files.entries()) if (f.length === 0) await this.handle(i, true)
   }
 
   /** Records verified pieces; serialised so two saves never interleave. */

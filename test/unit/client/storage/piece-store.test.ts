@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Metainfo } from '../../../../client/metainfo/metainfo-types.js'
+import type { Metainfo, TorrentLayout } from '../../../../client/metainfo/metainfo-types.js'
 import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
 import { loadTorrent } from '../../../../client/metainfo/torrent-loader.js'
 import { PieceStore } from '../../../../client/storage/piece-store.js'
@@ -82,6 +83,28 @@ describe('PieceStore', () => {
     expect(await store.writePiece(0, data.subarray(0, 16384))).toBe(true)
     expect(await store.writePiece(1, data.subarray(16384))).toBe(true)
     expect((await readFile(join(dir, 'one.bin'))).equals(Buffer.from(data))).toBe(true)
+  })
+
+  it('creates zero-length files once the torrent is complete', async () => {
+    const data = bytes(100, 5)
+    const layout: TorrentLayout = {
+      pieceLength: 16384,
+      length: 100,
+      pieceCount: 1,
+      lastPieceLength: 100,
+      pieceHashes: new Uint8Array(createHash('sha1').update(data).digest()),
+      files: [
+        { path: ['empty'], length: 0, offset: 0 },
+        { path: ['d', 'data'], length: 100, offset: 0 },
+      ],
+      multiFile: true,
+      name: 't',
+    }
+    const dir = await tempDir()
+    const store = await openStore(layout, dir)
+    await expect(stat(join(dir, 't', 'empty'))).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(await store.writePiece(0, data)).toBe(true)
+    expect((await stat(join(dir, 't', 'empty'))).size).toBe(0)
   })
 
   it('refuses a piece whose hash does not match and writes nothing', async () => {
