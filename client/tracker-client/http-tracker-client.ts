@@ -1,4 +1,6 @@
 import { TrackerError, throwIfAborted } from '../../protocol/errors.js'
+import { bytesToIp } from '../../protocol/ip-address.js'
+import { percentEncodeBytes } from '../../protocol/tracker/query-bytes.js'
 import { bencodeText, decodeBencode, isBencodeDict } from '../metainfo/bencode-codec.js'
 
 /** Largest tracker answer read; a tracker with 200 peers answers in a few kB. */
@@ -30,19 +32,6 @@ export interface AnnounceResponse {
   trackerId?: string
   warning?: string
   peers: { address: string; port: number }[]
-}
-
-/**
- * Percent-encodes raw bytes for a tracker query (BEP 3): unreserved characters stay, everything
- * else becomes %XX, so binary info_hash/peer_id survive byte for byte.
- */
-export function percentEncodeBytes(bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) {
-    const c = String.fromCharCode(b)
-    out += /[A-Za-z0-9.\-_~]/.test(c) ? c : `%${b.toString(16).padStart(2, '0').toUpperCase()}`
-  }
-  return out
 }
 
 /** The full announce URL for `base` (which may already carry a query, e.g. a passkey). */
@@ -125,14 +114,7 @@ export function parseAnnounceResponse(url: string, body: Uint8Array): AnnounceRe
         peers.push({ address, port: p.port })
     }
   }
-  if (d.peers6 instanceof Uint8Array) {
-    for (let i = 0; i + 18 <= d.peers6.length; i += 18) {
-      const p = d.peers6
-      const groups: string[] = []
-      for (let g = 0; g < 8; g++) groups.push(((p[i + 2 * g]! << 8) | p[i + 2 * g + 1]!).toString(16))
-      peers.push({ address: compressIpv6(groups), port: (p[i + 16]! << 8) | p[i + 17]! })
-    }
-  }
+  if (d.peers6 instanceof Uint8Array) peers.push(...compactPeers(d.peers6, 18))
   const out: AnnounceResponse = { interval: d.interval, peers: peers.filter((p) => p.port > 0) }
   if (typeof d['min interval'] === 'number') out.minInterval = d['min interval']
   if (typeof d.complete === 'number') out.complete = d.complete
@@ -144,20 +126,14 @@ export function parseAnnounceResponse(url: string, body: Uint8Array): AnnounceRe
   return out
 }
 
-function compressIpv6(groups: string[]): string {
-  // Longest run of zero groups becomes '::' (RFC 5952).
-  let best = -1
-  let bestLen = 0
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === '0') j++
-    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i]
-    i = j
+/** Compact peers: 4-byte IPv4 (BEP 23) or 16-byte IPv6 (BEP 7) address, then a big-endian port. */
+function compactPeers(b: Uint8Array, width: 6 | 18): { address: string; port: number }[] {
+  const out: { address: string; port: number }[] = []
+  for (let i = 0; i + width <= b.length; i += width) {
+    out.push({
+      address: bytesToIp(b.subarray(i, i + width - 2)),
+      port: (b[i + width - 2]! << 8) | b[i + width - 1]!,
+    })
   }
-  if (best < 0) return groups.join(':')
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
+  return out
 }

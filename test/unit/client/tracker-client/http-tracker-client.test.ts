@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { encodeBencode } from '../../../../client/metainfo/bencode-codec.js'
-import {
-  announceUrl,
-  parseAnnounceResponse,
-  percentEncodeBytes,
-} from '../../../../client/tracker-client/http-tracker-client.js'
+import { announceUrl, parseAnnounceResponse } from '../../../../client/tracker-client/http-tracker-client.js'
 
 const URL_ = 'http://t/announce'
 
 describe('HTTP announce encoding', () => {
-  it('percent-encodes raw bytes and keeps unreserved characters (BEP 3)', () => {
-    expect(percentEncodeBytes(Uint8Array.of(0x00, 0x41, 0x7e, 0xff, 0x20, 0x2d))).toBe('%00A~%FF%20-')
-  })
   it('appends to a URL that already has a query (passkeys) and asks for compact peers', () => {
     const url = announceUrl('http://t/announce?passkey=abc', {
       infoHash: new Uint8Array(20).fill(0xab),
