@@ -144,6 +144,39 @@ describe.skipIf(!hasLibtorrent)('libtorrent agrees', () => {
   })
 })
 
+describe.skipIf(!hasLibtorrent)('torrents libtorrent makes', () => {
+  it('loads a multi-file torrent made by libtorrent with the info hash and layout libtorrent reports', async () => {
+    const dir = await tempDir()
+    await mkdir(join(dir, 'lt', 'sub'), { recursive: true })
+    await writeFile(join(dir, 'lt', 'a'), bytes(50_000, 8))
+    await writeFile(join(dir, 'lt', 'sub', 'b'), bytes(20_000, 9))
+    const file = join(dir, 'lt.torrent')
+    const script =
+      'import libtorrent as lt, sys\n' +
+      'fs = lt.file_storage()\n' +
+      'lt.add_files(fs, sys.argv[1])\n' +
+      'ct = lt.create_torrent(fs, 16384)\n' +
+      'ct.add_tracker("http://127.0.0.1:1/announce", 0)\n' +
+      'ct.set_priv(True)\n' +
+      'lt.set_piece_hashes(ct, sys.argv[2])\n' +
+      'open(sys.argv[3], "wb").write(lt.bencode(ct.generate()))\n' +
+      'ti = lt.torrent_info(sys.argv[3])\n' +
+      'print(str(ti.info_hashes().v1), ti.num_pieces(), ti.total_size())'
+    const out = spawnSync('/usr/bin/python3', ['-c', script, join(dir, 'lt'), dir, file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+    expect(out.status, out.stderr).toBe(0)
+    const m = await loadTorrent(file)
+    expect(out.stdout.trim()).toBe(`${m.infoHashHex} ${m.layout.pieceCount} ${m.layout.length}`)
+    expect(m.private).toBe(true)
+    expect(m.announce).toEqual([['http://127.0.0.1:1/announce']])
+    // libtorrent 2 may add BEP 47 pad files; the data files are there with their sizes.
+    const data = m.layout.files.filter((f) => !f.path.some((s) => s.startsWith('.pad')))
+    expect(data.map((f) => `${f.path.join('/')}:${f.length}`).sort()).toEqual(['a:50000', 'sub/b:20000'])
+  })
+})
+
 describe('bad torrents', () => {
   const info = (over: Record<string, unknown>) => ({
     name: 'x',
