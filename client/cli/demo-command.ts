@@ -4,7 +4,7 @@ import { startTracker } from '../../tracker/tracker-server.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
 import { renderStatsTable } from '../stats/stats-table.js'
-import { httpAnnounce } from '../tracker-client/http-announce.js'
+import { httpAnnounce } from '../tracker-client/http-tracker-client.js'
 import { UdpSocket } from '../udp-socket.js'
 import { fetchStats } from './stats-command.js'
 
@@ -31,8 +31,7 @@ async function runDemo(): Promise<void> {
       const socket = await UdpSocket.open({ host: '127.0.0.1' })
       sockets.push(socket)
       const peerId = Buffer.concat([Buffer.from('-PS0100-'), randomBytes(12)])
-      const res = await httpAnnounce({
-        url: tracker.announceUrl,
+      const res = await httpAnnounce(tracker.announceUrl, {
         infoHash,
         peerId,
         port: socket.address().port,

@@ -2,6 +2,7 @@ import { TrackerError, throwIfAborted } from '../../protocol/errors.js'
 import { bytesToIp } from '../../protocol/ip-address.js'
 import { percentEncodeBytes } from '../../protocol/tracker/query-bytes.js'
 import { bencodeText, decodeBencode, isBencodeDict } from '../metainfo/bencode-codec.js'
+import { parseRendezvousOffer, type RendezvousOffer } from './rendezvous-offer.js'
 
 /** Largest tracker answer read; a tracker with 200 peers answers in a few kB. */
 export const MAX_TRACKER_RESPONSE_BYTES = 1024 * 1024
@@ -21,6 +22,8 @@ export interface AnnounceRequest {
   trackerId?: string
   /** Random per-session key, lets the tracker recognise us across IP changes. */
   key?: string
+  /** Ask for the rendezvous extension key (`punchswarm=1`). */
+  rendezvous?: boolean
 }
 
 /** A tracker's answer. Times are seconds, as trackers send them. */
@@ -32,6 +35,8 @@ export interface AnnounceResponse {
   trackerId?: string
   warning?: string
   peers: { address: string; port: number }[]
+  /** The tracker's rendezvous offer, when asked for and given. */
+  rendezvous?: RendezvousOffer
 }
 
 /** The full announce URL for `base` (which may already carry a query, e.g. a passkey). */
@@ -49,6 +54,7 @@ export function announceUrl(base: string, req: AnnounceRequest): string {
   if (req.numwant !== undefined) q.push(`numwant=${req.numwant}`)
   if (req.key) q.push(`key=${encodeURIComponent(req.key)}`)
   if (req.trackerId) q.push(`trackerid=${encodeURIComponent(req.trackerId)}`)
+  if (req.rendezvous) q.push('punchswarm=1')
   return `${base}${base.includes('?') ? '&' : '?'}${q.join('&')}`
 }
 
@@ -123,6 +129,8 @@ export function parseAnnounceResponse(url: string, body: Uint8Array): AnnounceRe
   if (trackerId) out.trackerId = trackerId
   const warning = bencodeText(d['warning message'])
   if (warning) out.warning = warning
+  const offer = parseRendezvousOffer(d.punchswarm)
+  if (offer) out.rendezvous = offer
   return out
 }
 
