@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import type { Random } from '../../../../protocol/clock.js'
 import { choosePunchStrategy, type PunchPlan } from '../../../../protocol/punch/punch-plan.js'
 import { type PunchResult, PunchSession } from '../../../../protocol/punch/punch-session.js'
 import { decodeRendezvous } from '../../../../protocol/rendezvous/rendezvous-codec.js'
 import type { Punch } from '../../../../protocol/rendezvous/rendezvous-messages.js'
-
-/** A small xorshift generator: deterministic randomness for the session's port choices. */
-function xorshift(seed: number): Random {
-  let x = seed || 1
-  const next32 = () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return x >>> 0
-  }
-  return {
-    next: () => next32() / 2 ** 32,
-    int: (n) => next32() % n,
-    bytes: (b) => b.map(() => next32() & 0xff),
-  }
-}
+import { xorshiftRandom as xorshift } from '../../../helpers/xorshift-random.js'
 
 const nonce = new Uint8Array(8).fill(4)
 const idA = new Uint8Array(20).fill(0xa)
