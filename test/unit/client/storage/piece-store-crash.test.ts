@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
 import { loadTorrent } from '../../../../client/metainfo/torrent-loader.js'
 import { PieceStore } from '../../../../client/storage/piece-store.js'
+import { seededBytes } from '../../../helpers/seeded-bytes.js'
 
 const ROOT = resolve(import.meta.dirname, '../../../..')
 const CHILD_SOURCE = join(ROOT, 'test/helpers/storage-writer-child.ts')
@@ -50,16 +51,6 @@ async function transpileChild(out: string): Promise<string> {
   return join(out, relative(ROOT, CHILD_SOURCE)).replace(/\.ts$/, '.js')
 }
 
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
-
 describe('PieceStore under kill -9', () => {
   it('never claims a piece that is not byte-exact on disk, and finishing gives byte-exact files', async () => {
     const seed = Date.now() >>> 0
@@ -72,7 +63,7 @@ describe('PieceStore under kill -9', () => {
     const src = join(work, 'src')
     await mkdir(join(src, 'set'), { recursive: true })
     const sizes = [300_000, 17, 1_500_000, 123_457]
-    for (const [i, n] of sizes.entries()) await writeFile(join(src, 'set', `f${i}`), bytes(n, i + seed))
+    for (const [i, n] of sizes.entries()) await writeFile(join(src, 'set', `f${i}`), seededBytes(n, i + seed))
     const torrentPath = join(work, 'set.torrent')
     await writeFile(torrentPath, await createTorrent(join(src, 'set'), { pieceLength: 16384 }))
     const m = await loadTorrent(torrentPath)

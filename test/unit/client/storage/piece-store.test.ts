@@ -7,6 +7,7 @@ import type { Metainfo, TorrentLayout } from '../../../../client/metainfo/metain
 import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
 import { loadTorrent } from '../../../../client/metainfo/torrent-loader.js'
 import { PieceStore } from '../../../../client/storage/piece-store.js'
+import { seededBytes } from '../../../helpers/seeded-bytes.js'
 
 const dirs: string[] = []
 const stores: PieceStore[] = []
@@ -24,23 +25,13 @@ async function openStore(...args: Parameters<typeof PieceStore.open>): Promise<P
   stores.push(s)
   return s
 }
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    out[i] = x >>> 24
-  }
-  return out
-}
-
 /** A multi-file torrent whose files straddle piece boundaries, plus its content concatenated. */
 async function fixture(): Promise<{ m: Metainfo; content: Uint8Array; src: string; sizes: number[] }> {
   const src = await tempDir()
   const sizes = [10_000, 40_000, 1, 25_000]
   await mkdir(join(src, 'pack', 'sub'), { recursive: true })
   const names = ['a', 'b', 'c', join('sub', 'd')]
-  const parts = sizes.map((n, i) => bytes(n, i + 1))
+  const parts = sizes.map((n, i) => seededBytes(n, i + 1))
   for (const [i, n] of names.entries()) await writeFile(join(src, 'pack', n), parts[i]!)
   const m = await loadTorrent(await createTorrent(join(src, 'pack'), { pieceLength: 16384 }))
   // The content in torrent order, whatever order the creator chose for the files.
@@ -75,7 +66,7 @@ describe('PieceStore', () => {
 
   it('lays a single-file torrent out as dir/<name>', async () => {
     const src = await tempDir()
-    const data = bytes(20_000, 9)
+    const data = seededBytes(20_000, 9)
     await writeFile(join(src, 'one.bin'), data)
     const m = await loadTorrent(await createTorrent(join(src, 'one.bin')))
     const dir = await tempDir()
@@ -86,7 +77,7 @@ describe('PieceStore', () => {
   })
 
   it('creates zero-length files once the torrent is complete', async () => {
-    const data = bytes(100, 5)
+    const data = seededBytes(100, 5)
     const layout: TorrentLayout = {
       pieceLength: 16384,
       length: 100,

@@ -158,10 +158,13 @@ describe('bad requests', () => {
     expect(text((bencode.decode(r.rawPayload) as Decoded)['failure reason'])).toMatch(/info_hash/)
   })
 
-  it('refuses a request body larger than a tracker needs', async () => {
+  it('answers a POST with a body by a bencoded failure and keeps serving', async () => {
     const { app } = setup()
     const r = await app.inject({ method: 'POST', url: '/announce', payload: 'x'.repeat(10_000) })
-    expect(r.statusCode).not.toBe(500)
+    expect(r.statusCode).toBe(404)
+    expect(text((bencode.decode(r.rawPayload) as Decoded)['failure reason'])).toBe('unknown path')
+    const ok = await get(app, announceUrl({ infoHash: hash, peerId: id(9) }))
+    expect(ok.body).toHaveProperty('interval')
   })
 })
 
