@@ -207,13 +207,21 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   summaries(limit: number): SwarmSummary[] {
-    // Keep the `limit` largest in a small sorted buffer: no sort of every swarm.
+    // Keep the `limit` largest in a small buffer sorted largest first: one binary insertion per
+    // swarm that makes it in, never a sort of every swarm.
     const top: Swarm[] = []
     for (const s of this.swarms.values()) {
-      if (top.length < limit) top.push(s)
-      else if (peerCount(s) > peerCount(top[top.length - 1]!)) top[top.length - 1] = s
-      else continue
-      top.sort((a, b) => peerCount(b) - peerCount(a))
+      const n = peerCount(s)
+      if (top.length >= limit && n <= peerCount(top[top.length - 1]!)) continue
+      let lo = 0
+      let hi = top.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (peerCount(top[mid]!) >= n) lo = mid + 1
+        else hi = mid
+      }
+      top.splice(lo, 0, s)
+      if (top.length > limit) top.pop()
     }
     return top.map((s) => {
       const byNatClass = Object.fromEntries(NAT_CLASSES.map((c) => [c, 0])) as Record<NatClass, number>

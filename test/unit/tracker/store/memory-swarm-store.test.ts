@@ -171,3 +171,17 @@ describe('memory swarm store size', () => {
     expect(s.footprint() / 200_000).toBeLessThanOrEqual(64)
   })
 })
+
+describe('memory swarm store summaries', () => {
+  it('lists the largest swarms first, at most `limit` of them', () => {
+    const s = new MemorySwarmStore({ random: xorshiftRandom(4) })
+    // Swarm k gets (k * 7) % 23 + 1 peers, so sizes arrive in no particular order.
+    for (let k = 0; k < 23; k++) {
+      for (let p = 0; p < ((k * 7) % 23) + 1; p++)
+        s.announce(ann({ infoHash: hash(k + 1), peerId: pid(p), numwant: 0 }))
+    }
+    const sizes = s.summaries(5).map((w) => w.complete + w.incomplete)
+    expect(sizes).toEqual([23, 22, 21, 20, 19])
+    expect(s.summaries(100)).toHaveLength(23)
+  })
+})
