@@ -68,9 +68,9 @@ export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements Dat
 
   send(bytes: Uint8Array, to: UdpAddress): void {
     if (this.closed) return
-    this.raw.send(bytes, to.port, to.address, (err) => {
-      if (err) this.emit('error', new TransportError('TRANSPORT_SOCKET_ERROR', err.message, { cause: err }))
-    })
+    // No callback: a send failure surfaces as the raw socket's 'error', forwarded above. Skipping the
+    // per-datagram callback matters at uTP's packet rates.
+    this.raw.send(bytes, to.port, to.address)
   }
 
   address(): UdpAddress {

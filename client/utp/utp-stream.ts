@@ -1,0 +1,82 @@
+import { Duplex } from 'node:stream'
+import type { UdpAddress } from '../../protocol/datagram-socket.js'
+import type { TransportError } from '../../protocol/errors.js'
+import type { UtpConnection } from '../../protocol/utp/utp-connection.js'
+import type { UtpConnectionHost } from '../../protocol/utp/utp-connection-types.js'
+
+/**
+ * A uTP connection as a Node Duplex, so it pipes straight into bittorrent-protocol's Wire.
+ * Backpressure both ways: a write's callback waits while the connection's send buffer is full, and
+ * unread data shrinks the receive window the peer sees (the window reopens as the reader reads).
+ * `end()` sends a FIN after the buffered data; 'finish' fires once the peer acknowledged all of it.
+ */
+export class UtpStream extends Duplex {
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** Set by the endpoint right after construction. */
+  connection!: UtpConnection
+  private pendingWrite: ((err?: Error | null) => void) | undefined
+  private pendingFinal: ((err?: Error | null) => void) | undefined
+
+  constructor(readonly remote: UdpAddress) {
+    // A peer's FIN ends our side too, as a TCP socket without allowHalfOpen does.
+    super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 })
+    this.remoteAddress = remote.address
+    this.remotePort = remote.port
+  }
+
+  /** The callbacks the connection reports through; the endpoint wraps them with its timer and socket. */
+  streamHost(): Pick<
+    UtpConnectionHost,
+    'onConnect' | 'onData' | 'onEnd' | 'onDrain' | 'onFinish' | 'onClose' | 'readBacklog'
+  > {
+    return {
+      onConnect: () => this.emit('connect'),
+      onData: (chunk) => {
+        this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      },
+      onEnd: () => {
+        this.push(null)
+      },
+      onDrain: () => {
+        const cb = this.pendingWrite
+        this.pendingWrite = undefined
+        cb?.()
+      },
+      onFinish: () => {
+        const cb = this.pendingFinal
+        this.pendingFinal = undefined
+        cb?.()
+      },
+      onClose: (error?: TransportError) => {
+        if (error) this.destroy(error)
+        else if (!this.readableEnded && !this.destroyed) this.push(null)
+      },
+      readBacklog: () => this.readableLength,
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    try {
+      if (this.connection.write(chunk)) callback()
+      else this.pendingWrite = callback
+    } catch (err) {
+      callback(err as Error)
+    }
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    if (this.connection.state === 'closed') return callback()
+    this.pendingFinal = callback
+    this.connection.end()
+  }
+
+  override _read(): void {
+    this.connection.onRead()
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.connection.destroy()
+    callback(err)
+  }
+}

@@ -1,0 +1,65 @@
+import type { TransportError } from '../errors.js'
+
+/** What a uTP connection needs from its shell: a clock, a way to send, and somewhere to report. */
+export interface UtpConnectionHost {
+  /** Milliseconds, monotonic (the injected Clock's `now`). */
+  now(): number
+  /** Sends one packet to the peer. */
+  send(packet: Uint8Array): void
+  /** Asks the shell to call `flush()` once the current batch of input is handled (coalesces acks). */
+  requestFlush(): void
+  /** The initiator's SYN was answered. */
+  onConnect(): void
+  /** In-order payload. The chunk is only valid until this call returns unless the shell keeps it. */
+  onData(chunk: Uint8Array): void
+  /** The peer's FIN arrived and everything before it was delivered. */
+  onEnd(): void
+  /** The send buffer fell below its limit: writes may resume. */
+  onDrain(): void
+  /** Our FIN was acknowledged: everything we wrote arrived. */
+  onFinish(): void
+  /** The connection is over; `error` is set unless both sides closed cleanly or we destroyed it. */
+  onClose(error?: TransportError): void
+  /** Bytes delivered by `onData` that the application has not read yet (they shrink our window). */
+  readBacklog(): number
+}
+
+export interface UtpConnectionOptions {
+  /** Payload bytes per packet. 1400 keeps a packet under a 1500-byte MTU with IPv6 and tunnel headers. */
+  mss?: number
+  /** Receive window, bytes: data delivered but unread plus data held for reordering. */
+  recvWindow?: number
+  /** Unsent bytes buffered before `write` reports backpressure. */
+  sendBuffer?: number
+  /** No ack progress for this long while data is outstanding: the peer is gone. */
+  timeoutMs?: number
+  /** SYN unanswered for this long: the connect fails. */
+  connectTimeoutMs?: number
+  /** An idle connection sends a STATE this often, which also keeps a punched NAT mapping open. */
+  keepaliveMs?: number
+  /** LEDBAT's target queuing delay, microseconds. */
+  targetDelayUs?: number
+}
+
+export const UTP_DEFAULTS = {
+  mss: 1400,
+  recvWindow: 4 * 1024 * 1024,
+  sendBuffer: 512 * 1024,
+  timeoutMs: 20_000,
+  connectTimeoutMs: 10_000,
+  keepaliveMs: 15_000,
+} as const
+
+export type UtpState = 'syn-sent' | 'connected' | 'closed'
+
+/** Counters a shell can report (and tests assert on). */
+export interface UtpConnectionStats {
+  packetsSent: number
+  packetsReceived: number
+  retransmits: number
+  fastRetransmits: number
+  timeouts: number
+  duplicatesReceived: number
+  bytesSent: number
+  bytesReceived: number
+}
