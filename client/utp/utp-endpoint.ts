@@ -156,7 +156,10 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       this.stats.malformed++
       return
     }
-    if (p.type === 'syn') return this.onSyn(p, from)
+    if (p.type === 'syn') {
+      this.onSyn(p, from)
+      return
+    }
     const slot = this.slots.get(slotKey(from, p.connectionId))
     if (slot) {
       slot.connection.onPacket(p)
@@ -225,7 +228,7 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       onClose: (error) => {
         slot.closed = true
         // A clean close lingers so a retransmitted FIN still gets its ack; a failed one goes now.
-        if (error) this.detach(slot)
+        if (error || !slot.connection.closedGracefully) this.detach(slot)
         else this.clock.setTimer(this.options.lingerMs ?? 3000, () => this.detach(slot))
         streamHost.onClose(error)
       },

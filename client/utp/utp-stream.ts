@@ -19,8 +19,9 @@ export class UtpStream extends Duplex {
   private pendingFinal: ((err?: Error | null) => void) | undefined
 
   constructor(readonly remote: UdpAddress) {
-    // A peer's FIN ends our side too, as a TCP socket without allowHalfOpen does.
-    super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 })
+    // Half-close as in uTP itself: the peer's FIN ends our readable side only; the connection closes
+    // once both sides have sent their FIN and had it acknowledged.
+    super({ readableHighWaterMark: 256 * 1024, writableHighWaterMark: 64 * 1024 })
     this.remoteAddress = remote.address
     this.remotePort = remote.port
   }
@@ -66,7 +67,10 @@ export class UtpStream extends Duplex {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    if (this.connection.state === 'closed') return callback()
+    if (this.connection.state === 'closed') {
+      callback()
+      return
+    }
     this.pendingFinal = callback
     this.connection.end()
   }

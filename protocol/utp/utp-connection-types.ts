@@ -60,6 +60,8 @@ export interface UtpConnectionStats {
   fastRetransmits: number
   timeouts: number
   duplicatesReceived: number
+  /** Packets ignored as out of range (an ack of something never sent, a sequence number far ahead). */
+  dropped: number
   bytesSent: number
   bytesReceived: number
 }

@@ -106,6 +106,7 @@ export class UtpConnection {
     fastRetransmits: 0,
     timeouts: 0,
     duplicatesReceived: 0,
+    dropped: 0,
     bytesSent: 0,
     bytesReceived: 0,
   }
@@ -188,6 +189,11 @@ export class UtpConnection {
     return this.stateValue
   }
 
+  /** Both FINs were exchanged and acknowledged (a RESET, timeout or destroy is not graceful). */
+  get closedGracefully(): boolean {
+    return this.stateValue === 'closed' && this.closeError === undefined && this.finAcked && this.eofDelivered
+  }
+
   /** Unsent bytes buffered. */
   get bufferedBytes(): number {
     return this.sendQueueBytes
@@ -256,9 +262,16 @@ export class UtpConnection {
         if (p.type === 'fin' && this.closeError === undefined && this.eofDelivered) this.sendControl(2)
         return
       case 'syn-sent':
-        if (p.type === 'reset')
-          return this.close(new TransportError('TRANSPORT_REFUSED', 'uTP connection refused (RESET)'))
+        if (p.type === 'reset') {
+          this.close(new TransportError('TRANSPORT_REFUSED', 'uTP connection refused (RESET)'))
+          return
+        }
         if (p.type === 'syn') return
+        // Only an answer that acks our SYN opens the connection; anything else is not for us.
+        if (p.ack !== seqAdd(this.seqNr, -1)) {
+          this.stats.dropped++
+          return
+        }
         // The SYN's answer: a STATE carries the acceptor's next sequence number without using it.
         // (A DATA that overtook that STATE is the acceptor's first packet, so the same holds.)
         this.ackNr = seqAdd(p.seq, -1)
@@ -271,14 +284,21 @@ export class UtpConnection {
         this.host.requestFlush()
         return
       case 'connected':
-        if (p.type === 'reset')
-          return this.close(new TransportError('TRANSPORT_RESET', 'uTP connection reset by peer'))
+        if (p.type === 'reset') {
+          this.close(new TransportError('TRANSPORT_RESET', 'uTP connection reset by peer'))
+          return
+        }
         if (p.type === 'syn') {
           // Our answer to the SYN was lost: answer again.
           if (p.seq === this.synSeq) {
             this.ackPending = true
             this.host.requestFlush()
           }
+          return
+        }
+        // An ack of a packet we never sent is forged or corrupt: drop the whole packet (as libtorrent).
+        if (seqDiff(p.ack, seqAdd(this.seqNr, -1)) > 0) {
+          this.stats.dropped++
           return
         }
         this.noteReceived(p)
@@ -320,24 +340,26 @@ export class UtpConnection {
     const now = this.host.now()
     if (this.stateValue === 'closed') return
     if (this.stateValue === 'syn-sent' && now - this.startedAt >= this.opt.connectTimeoutMs) {
-      return this.close(
+      this.close(
         new TransportError(
           'TRANSPORT_TIMEOUT',
           `uTP connect timed out after ${this.opt.connectTimeoutMs} ms`,
         ),
       )
+      return
     }
     if (
       this.stateValue === 'connected' &&
       this.outgoing.size > 0 &&
       now - this.lastProgressAt >= this.opt.timeoutMs
     ) {
-      return this.close(
+      this.close(
         new TransportError(
           'TRANSPORT_TIMEOUT',
           `uTP peer silent for ${Math.round(now - this.lastProgressAt)} ms`,
         ),
       )
+      return
     }
     if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRetransmitTimeout(now)
     if (this.stateValue === 'connected' && now - this.lastSendAt >= this.opt.keepaliveMs) this.sendControl(2)
@@ -353,9 +375,6 @@ export class UtpConnection {
 
   private processAck(p: UtpPacket): void {
     const now = this.host.now()
-    const lastSent = seqAdd(this.seqNr, -1)
-    // An ack for a packet we never sent is forged or corrupt: ignore its ack fields.
-    if (seqDiff(p.ack, lastSent) > 0) return
     let bytesAcked = 0
     let progressed = false
     if (seqDiff(p.ack, this.oldestUnacked) >= 0) {
@@ -464,7 +483,10 @@ export class UtpConnection {
       return
     }
     if (this.eofSeq !== undefined && seqDiff(p.seq, this.eofSeq) > 0) return
-    if (d > MAX_REORDER_PACKETS) return
+    if (d > MAX_REORDER_PACKETS) {
+      this.stats.dropped++
+      return
+    }
     if (d > 1) {
       if (!this.reorder.has(p.seq)) {
         this.reorder.set(p.seq, p)
