@@ -4,7 +4,7 @@ import { addressKey, type DatagramSocket, type UdpAddress } from '../../protocol
 import { TransportError, throwIfAborted } from '../../protocol/errors.js'
 import { classifyClientDatagram } from '../../protocol/udp-framing.js'
 import { UtpConnection } from '../../protocol/utp/utp-connection.js'
-import type { UtpConnectionOptions } from '../../protocol/utp/utp-connection-types.js'
+import type { UtpConnectionHost, UtpConnectionOptions } from '../../protocol/utp/utp-connection-types.js'
 import { decodePacket, encodePacket, type UtpPacket } from '../../protocol/utp/utp-packet.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { UtpStream } from './utp-stream.js'
@@ -20,6 +20,18 @@ export interface UtpEndpointOptions extends UtpConnectionOptions {
   lingerMs?: number
 }
 
+/** Where a connection's events go: a UtpStream, or (in simulations) a synchronous consumer. */
+export type UtpSink = Pick<
+  UtpConnectionHost,
+  'onConnect' | 'onData' | 'onEnd' | 'onDrain' | 'onFinish' | 'onClose' | 'readBacklog'
+> & {
+  /** The endpoint is closing: tear down (a stream destroys itself). Default: destroy the connection. */
+  onAbort?(): void
+}
+
+/** Makes the sink for an accepted connection; without one, the endpoint emits a UtpStream. */
+export type UtpAcceptor = (connection: UtpConnection, remote: UdpAddress) => UtpSink
+
 export interface UtpEndpointEvents {
   connection: [stream: UtpStream]
   error: [err: Error]
@@ -34,11 +46,13 @@ export interface UtpEndpointStats {
   refused: number
 }
 
-/** One connection's shell: its timer, its place in the endpoint's maps, its stream. */
+/** One connection's shell: its timer, its place in the endpoint's maps, its sink. */
 interface ConnectionSlot {
   key: string
   sendKey: string
-  stream: UtpStream
+  sink: UtpSink
+  /** Tears the connection down from outside (endpoint close). */
+  abort: () => void
   connection: UtpConnection
   timer: TimerHandle | undefined
   timerAt: number
@@ -61,6 +75,7 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
   private readonly dirty = new Set<ConnectionSlot>()
   private flushScheduled = false
   private listening = false
+  private acceptor: UtpAcceptor | undefined
   private closed = false
   readonly stats: UtpEndpointStats = {
     packetsIn: 0,
@@ -81,9 +96,10 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
     socket.on('message', this.onMessage)
   }
 
-  /** Accepts incoming connections from now on, as 'connection' events. */
-  listen(): this {
+  /** Accepts incoming connections from now on, as 'connection' events (or through `acceptor`). */
+  listen(acceptor?: UtpAcceptor): this {
     this.listening = true
+    this.acceptor = acceptor
     return this
   }
 
@@ -95,13 +111,12 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
   async connect(to: UdpAddress, opts: { signal?: AbortSignal } = {}): Promise<UtpStream> {
     throwIfAborted(opts.signal)
     if (this.closed) throw new TransportError('TRANSPORT_CLOSED', 'uTP endpoint is closed')
-    let recvId: number
-    do recvId = this.random.int(0x10000)
-    while (this.slots.has(slotKey(to, recvId)) || this.slots.has(slotKey(to, (recvId + 1) & 0xffff)))
     const stream = new UtpStream(to)
-    const slot = this.attach(stream, to, recvId, (recvId + 1) & 0xffff, (host) =>
-      UtpConnection.connect(host, recvId, this.random.int(0x10000), this.options),
-    )
+    const connection = this.open(to, (c) => {
+      stream.connection = c
+      return stream.streamHost()
+    })
+    const slotClosed = connection.state === 'closed'
     return await new Promise<UtpStream>((resolve, reject) => {
       const onAbort = () => {
         cleanup()
@@ -130,8 +145,22 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       stream.once('connect', onConnect)
       stream.once('error', onError)
       stream.once('close', onClose)
-      if (slot.closed) onClose()
+      if (slotClosed) onClose()
     })
+  }
+
+  /**
+   * Opens a connection whose events go to `makeSink(connection)`: the synchronous form of `connect`,
+   * which simulations use to drive the endpoint without stream ticks.
+   */
+  open(to: UdpAddress, makeSink: (connection: UtpConnection) => UtpSink): UtpConnection {
+    if (this.closed) throw new TransportError('TRANSPORT_CLOSED', 'uTP endpoint is closed')
+    let recvId: number
+    do recvId = this.random.int(0x10000)
+    while (this.slots.has(slotKey(to, recvId)) || this.slots.has(slotKey(to, (recvId + 1) & 0xffff)))
+    return this.attach(to, recvId, (recvId + 1) & 0xffff, makeSink, (host) =>
+      UtpConnection.connect(host, recvId, this.random.int(0x10000), this.options),
+    ).connection
   }
 
   /** Destroys every connection and stops listening; the shared socket stays open for its other users. */
@@ -140,7 +169,7 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
     this.closed = true
     this.listening = false
     for (const slot of [...this.slots.values()]) {
-      if (!slot.stream.destroyed) slot.stream.destroy()
+      slot.abort()
       this.detach(slot)
     }
     this.socket.off('message', this.onMessage)
@@ -192,25 +221,42 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       this.sendReset(p, from)
       return
     }
-    const stream = new UtpStream(from)
     const recvId = (p.connectionId + 1) & 0xffff
-    this.attach(stream, from, recvId, p.connectionId, (host) =>
+    let stream: UtpStream | undefined
+    const makeSink = (c: UtpConnection): UtpSink => {
+      if (this.acceptor) return this.acceptor(c, from)
+      stream = new UtpStream(from)
+      stream.connection = c
+      return stream.streamHost()
+    }
+    this.attach(from, recvId, p.connectionId, makeSink, (host) =>
       UtpConnection.accept(host, p, this.random.int(0x10000), this.options),
     )
-    this.emit('connection', stream)
+    if (stream) this.emit('connection', stream)
   }
 
   private attach(
-    stream: UtpStream,
     remote: UdpAddress,
     recvId: number,
     sendId: number,
-    open: (host: import('../../protocol/utp/utp-connection-types.js').UtpConnectionHost) => UtpConnection,
+    makeSink: (connection: UtpConnection) => UtpSink,
+    open: (host: UtpConnectionHost) => UtpConnection,
   ): ConnectionSlot {
+    // Events that fire before the sink exists (none do today) would be lost: the sink is made at once.
+    const pending: UtpSink = {
+      onConnect: () => {},
+      onData: () => {},
+      onEnd: () => {},
+      onDrain: () => {},
+      onFinish: () => {},
+      onClose: () => {},
+      readBacklog: () => 0,
+    }
     const slot: ConnectionSlot = {
       key: slotKey(remote, recvId),
       sendKey: slotKey(remote, sendId),
-      stream,
+      sink: pending,
+      abort: () => (slot.sink.onAbort ? slot.sink.onAbort() : slot.connection.destroy()),
       connection: undefined as unknown as UtpConnection,
       timer: undefined,
       timerAt: Number.POSITIVE_INFINITY,
@@ -218,10 +264,14 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
     }
     this.slots.set(slot.key, slot)
     this.bySendId.set(slot.sendKey, slot)
-    const streamHost = stream.streamHost()
     const remoteCopy = { ...remote }
     slot.connection = open({
-      ...streamHost,
+      onConnect: () => slot.sink.onConnect(),
+      onData: (chunk) => slot.sink.onData(chunk),
+      onEnd: () => slot.sink.onEnd(),
+      onDrain: () => slot.sink.onDrain(),
+      onFinish: () => slot.sink.onFinish(),
+      readBacklog: () => slot.sink.readBacklog(),
       now: () => this.clock.now(),
       send: (bytes) => this.socket.send(bytes, remoteCopy),
       requestFlush: () => this.requestFlush(slot),
@@ -230,10 +280,10 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
         // A clean close lingers so a retransmitted FIN still gets its ack; a failed one goes now.
         if (error || !slot.connection.closedGracefully) this.detach(slot)
         else this.clock.setTimer(this.options.lingerMs ?? 3000, () => this.detach(slot))
-        streamHost.onClose(error)
+        slot.sink.onClose(error)
       },
     })
-    stream.connection = slot.connection
+    slot.sink = makeSink(slot.connection)
     this.rearm(slot)
     return slot
   }

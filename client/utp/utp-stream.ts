@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
 import type { TransportError } from '../../protocol/errors.js'
 import type { UtpConnection } from '../../protocol/utp/utp-connection.js'
-import type { UtpConnectionHost } from '../../protocol/utp/utp-connection-types.js'
+import type { UtpSink } from './utp-endpoint.js'
 
 /**
  * A uTP connection as a Node Duplex, so it pipes straight into bittorrent-protocol's Wire.
@@ -27,11 +27,9 @@ export class UtpStream extends Duplex {
   }
 
   /** The callbacks the connection reports through; the endpoint wraps them with its timer and socket. */
-  streamHost(): Pick<
-    UtpConnectionHost,
-    'onConnect' | 'onData' | 'onEnd' | 'onDrain' | 'onFinish' | 'onClose' | 'readBacklog'
-  > {
+  streamHost(): UtpSink {
     return {
+      onAbort: () => this.destroy(),
       onConnect: () => this.emit('connect'),
       onData: (chunk) => {
         this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))

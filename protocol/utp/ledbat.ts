@@ -2,6 +2,11 @@ import { DelayHistory } from './delay-history.js'
 
 /** BEP 29's CCONTROL_TARGET: the queuing delay LEDBAT aims to add, microseconds. */
 export const LEDBAT_TARGET_US = 100_000
+/**
+ * Slow start ends once the queue it builds reaches this share of the target: half, not LEDBAT++'s
+ * three quarters, because a home router's buffer may hold less than the target before it drops.
+ */
+const SLOW_START_EXIT = 0.5
 /** BEP 29's MAX_CWND_INCREASE_BYTES_PER_RTT. */
 export const LEDBAT_GAIN_BYTES_PER_RTT = 3000
 
@@ -37,8 +42,15 @@ export class Ledbat {
   private readonly gain: number
   private readonly maxWindow: number
   private lastDelayUs = 0
+  /** The last few queuing-delay samples: LEDBAT acts on their minimum (RFC 6817's FILTER), so one
+   * packet held back by reordering does not read as a full queue. */
+  private readonly recent = new Float64Array(4)
+  private recentCount = 0
   /** No second halving until this time: one window reduction per RTT. */
   private lossHoldUntil = Number.NEGATIVE_INFINITY
+  /** The window before the last loss reduction, restored if that loss proves spurious. */
+  private windowBeforeLoss: number | undefined
+  private slowStartBeforeLoss = false
 
   constructor(o: LedbatOptions) {
     this.mss = o.mss
@@ -69,11 +81,14 @@ export class Ledbat {
    */
   onAck(bytesAcked: number, delaySampleUs: number, nowMs: number, cwndLimited: boolean): void {
     if (bytesAcked <= 0) return
-    const delay = this.history.add(delaySampleUs, nowMs)
+    this.recent[this.recentCount++ % this.recent.length] = this.history.add(delaySampleUs, nowMs)
+    let delay = Number.POSITIVE_INFINITY
+    for (let i = 0; i < Math.min(this.recentCount, this.recent.length); i++)
+      delay = Math.min(delay, this.recent[i]!)
     this.lastDelayUs = delay
     const offTarget = (this.target - delay) / this.target
     if (this.slowStart) {
-      if (delay > this.target * 0.75 || this.window >= this.ssthresh) {
+      if (delay > this.target * SLOW_START_EXIT || this.window >= this.ssthresh) {
         this.slowStart = false
       } else if (cwndLimited) {
         this.window = Math.min(this.maxWindow, this.ssthresh, this.window + bytesAcked)
@@ -95,14 +110,25 @@ export class Ledbat {
 
   /** A packet was lost (fast retransmit): halve, once per RTT. */
   onLoss(nowMs: number, rttMs: number): void {
-    this.slowStart = false
     if (nowMs < this.lossHoldUntil) return
     this.lossHoldUntil = nowMs + rttMs
+    this.slowStartBeforeLoss = this.slowStart
+    this.slowStart = false
+    this.windowBeforeLoss = this.window
     this.window = Math.max(this.mss, this.window / 2)
+  }
+
+  /** The packet taken for lost had only been reordered: take the last halving back (Eifel, RFC 3522). */
+  undoLoss(): void {
+    if (this.windowBeforeLoss === undefined) return
+    this.window = Math.max(this.window, this.windowBeforeLoss)
+    this.slowStart ||= this.slowStartBeforeLoss
+    this.windowBeforeLoss = undefined
   }
 
   /** The retransmission timer fired: back to one packet (BEP 29), growing again by slow start. */
   onTimeout(): void {
+    this.windowBeforeLoss = undefined
     this.ssthresh = Math.max(2 * this.mss, this.window / 2)
     this.window = this.mss
     this.slowStart = true

@@ -17,7 +17,10 @@ export class RttEstimator {
     private readonly initialTimeoutMs = 1_000,
   ) {}
 
+  private min = Number.POSITIVE_INFINITY
+
   sample(rttMs: number): void {
+    if (rttMs < this.min) this.min = rttMs
     if (!this.sampled) {
       this.srtt = rttMs
       this.rttVar = rttMs / 2
@@ -40,6 +43,11 @@ export class RttEstimator {
 
   get rtt(): number {
     return this.sampled ? this.srtt : this.initialTimeoutMs
+  }
+
+  /** Lowest RTT seen: the path without queues, which scales the reordering allowance. */
+  get minRtt(): number {
+    return Number.isFinite(this.min) ? this.min : this.rtt
   }
 
   get hasSample(): boolean {

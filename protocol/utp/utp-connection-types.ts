@@ -58,6 +58,8 @@ export interface UtpConnectionStats {
   packetsReceived: number
   retransmits: number
   fastRetransmits: number
+  /** Fast retransmits later shown unnecessary (the original was only reordered); their window cut is undone. */
+  spuriousRetransmits: number
   timeouts: number
   duplicatesReceived: number
   /** Packets ignored as out of range (an ack of something never sent, a sequence number far ahead). */

@@ -35,6 +35,8 @@ interface OutPacket {
   sacked: boolean
   /** Declared lost and waiting in `resendQueue`. */
   lost: boolean
+  /** Retransmitted because of a selective ack or duplicate acks (not a timeout). */
+  fastRetransmitted?: boolean
 }
 
 /** Packets past the next expected one that we hold for reordering; further ones are dropped. */
@@ -78,6 +80,11 @@ export class UtpConnection {
   private windowLimited = false
   private peerWindow = 1024 * 1024
   private lastAckReceived = -1
+  /**
+   * How long past one RTT a packet may lag its successors before it counts as lost (RACK's reordering
+   * window, RFC 8985): starts at a quarter of the minimum RTT and grows when a loss proves spurious.
+   */
+  private reorderWindowFactor = 0.25
   private dupAcks = 0
   private finRequested = false
   private finSeq: number | undefined
@@ -104,6 +111,7 @@ export class UtpConnection {
     packetsReceived: 0,
     retransmits: 0,
     fastRetransmits: 0,
+    spuriousRetransmits: 0,
     timeouts: 0,
     duplicatesReceived: 0,
     dropped: 0,
@@ -335,11 +343,14 @@ export class UtpConnection {
     }
   }
 
-  /** Fires due timers: connect timeout, retransmission timeout, dead peer, keepalive. */
+  /**
+   * Fires due timers: connect timeout, retransmission timeout, dead peer, keepalive. Each test is
+   * written exactly as its deadline is computed, so a timer armed for a deadline always finds it due.
+   */
   onTimer(): void {
     const now = this.host.now()
     if (this.stateValue === 'closed') return
-    if (this.stateValue === 'syn-sent' && now - this.startedAt >= this.opt.connectTimeoutMs) {
+    if (this.stateValue === 'syn-sent' && now >= this.startedAt + this.opt.connectTimeoutMs) {
       this.close(
         new TransportError(
           'TRANSPORT_TIMEOUT',
@@ -351,7 +362,7 @@ export class UtpConnection {
     if (
       this.stateValue === 'connected' &&
       this.outgoing.size > 0 &&
-      now - this.lastProgressAt >= this.opt.timeoutMs
+      now >= this.lastProgressAt + this.opt.timeoutMs
     ) {
       this.close(
         new TransportError(
@@ -362,7 +373,7 @@ export class UtpConnection {
       return
     }
     if (this.rtoAt !== undefined && now >= this.rtoAt) this.onRetransmitTimeout(now)
-    if (this.stateValue === 'connected' && now - this.lastSendAt >= this.opt.keepaliveMs) this.sendControl(2)
+    if (this.stateValue === 'connected' && now >= this.lastSendAt + this.opt.keepaliveMs) this.sendControl(2)
   }
 
   // --- receiving -------------------------------------------------------------------------------
@@ -401,7 +412,10 @@ export class UtpConnection {
       ++this.dupAcks === DUP_ACK_THRESHOLD
     ) {
       const first = this.outgoing.get(this.oldestUnacked)
-      if (first) this.declareLost(first, now)
+      if (first && !first.lost) {
+        first.fastRetransmitted = true
+        this.declareLost(first, now)
+      }
     }
     this.lastAckReceived = p.ack
     if (bytesAcked > 0) {
@@ -445,7 +459,12 @@ export class UtpConnection {
       const op = this.outgoing.get(seqAdd(ack, 2 + i))
       if (!op) continue
       if (op.sacked) sackedAfter++
-      else if (sackedAfter >= SACK_LOSS_THRESHOLD && !op.lost && now - op.sentAt > this.rtt.rtt / 2) {
+      else if (
+        sackedAfter >= SACK_LOSS_THRESHOLD &&
+        !op.lost &&
+        now >= op.sentAt + this.rtt.rtt + this.reorderWindowFactor * this.rtt.minRtt
+      ) {
+        op.fastRetransmitted = true
         this.declareLost(op, now)
       }
     }
@@ -455,12 +474,26 @@ export class UtpConnection {
   /** Accounts a packet as delivered; returns the payload bytes it frees. */
   private retire(op: OutPacket, now: number): number {
     if (op.sacked) return 0
-    if (op.transmissions === 1) this.rtt.sample(now - op.sentAt)
+    if (op.lost && op.transmissions === 1) {
+      // Declared lost, acked before its resend went out: it was only reordered.
+      this.onSpuriousLoss()
+    } else if (op.transmissions === 1) this.rtt.sample(now - op.sentAt)
+    else if (op.fastRetransmitted && now - op.sentAt < this.rtt.minRtt / 2) {
+      // Acked sooner than the resend could have travelled: the original arrived, merely reordered.
+      // Undo the window cut and allow more reordering from now on.
+      this.stats.spuriousRetransmits++
+      this.onSpuriousLoss()
+    }
     if (op.inFlight) {
       op.inFlight = false
       this.inflight -= op.size
     }
     return op.size
+  }
+
+  private onSpuriousLoss(): void {
+    this.ledbat.undoLoss()
+    this.reorderWindowFactor = Math.min(this.reorderWindowFactor * 2, 4)
   }
 
   private declareLost(op: OutPacket, now: number): void {
