@@ -7,6 +7,13 @@ export const LEDBAT_TARGET_US = 100_000
  * three quarters, because a home router's buffer may hold less than the target before it drops.
  */
 const SLOW_START_EXIT = 0.5
+/** Smallest delay-driven window cut (see `onAck`). */
+const MIN_DECREASE = 0.1
+/**
+ * Below the target the window grows by at least this share of the full gain per RTT. BEP 29's growth
+ * fades to nothing near the target, leaving no additive-increase phase to equalise competing flows.
+ */
+const MIN_INCREASE_FACTOR = 0.3
 /** BEP 29's MAX_CWND_INCREASE_BYTES_PER_RTT. */
 export const LEDBAT_GAIN_BYTES_PER_RTT = 3000
 
@@ -24,8 +31,8 @@ export interface LedbatOptions {
  * gets out of the way of interactive traffic.
  *
  * Two departures from the BEP's formula, both from LEDBAT++ (draft-irtf-iccrg-ledbat-plus-plus):
- * - Above the target the window shrinks in proportion to its size (at most by half per RTT) instead
- *   of by a fixed amount, so two flows on one bottleneck converge to equal shares.
+ * - Above the target the window shrinks in proportion to its size (at least 10%, at most half, once
+ *   per RTT) instead of by a fixed amount, so two flows on one bottleneck converge to equal shares.
  * - A slow start doubles the window per RTT until the delay nears the target or a loss, so a fast
  *   path is filled in a few RTTs instead of growing 3000 bytes per RTT.
  * Loss halves the window once per RTT; a timeout drops it to one packet (BEP 29) and slow-starts back
@@ -46,6 +53,8 @@ export class Ledbat {
    * packet held back by reordering does not read as a full queue. */
   private readonly recent = new Float64Array(4)
   private recentCount = 0
+  /** No second delay-driven cut until this time: one per RTT. */
+  private decreaseHoldUntil = Number.NEGATIVE_INFINITY
   /** No second halving until this time: one window reduction per RTT. */
   private lossHoldUntil = Number.NEGATIVE_INFINITY
   /** The window before the last loss reduction, restored if that loss proves spurious. */
@@ -79,7 +88,7 @@ export class Ledbat {
    * packets (its timestamp_difference). `cwndLimited`: the sender had filled the window, so growth
    * is earned (an application-limited sender must not inflate a window it never used).
    */
-  onAck(bytesAcked: number, delaySampleUs: number, nowMs: number, cwndLimited: boolean): void {
+  onAck(bytesAcked: number, delaySampleUs: number, nowMs: number, rttMs: number, cwndLimited: boolean): void {
     if (bytesAcked <= 0) return
     this.recent[this.recentCount++ % this.recent.length] = this.history.add(delaySampleUs, nowMs)
     let delay = Number.POSITIVE_INFINITY
@@ -97,15 +106,28 @@ export class Ledbat {
         return
       }
     }
-    let delta: number
     if (offTarget >= 0) {
       if (!cwndLimited) return
-      delta = (this.gain * offTarget * bytesAcked) / this.window
-    } else {
-      // LEDBAT++ multiplicative decrease: -W * (delay/target - 1) per RTT, at most -W/2.
-      delta = Math.max(-bytesAcked * (delay / this.target - 1), -bytesAcked / 2)
+      const gain = this.gain * Math.max(offTarget, MIN_INCREASE_FACTOR)
+      this.window = Math.min(this.maxWindow, this.window + (gain * bytesAcked) / this.window)
+      return
     }
-    this.window = Math.min(this.maxWindow, Math.max(this.mss, this.window + delta))
+    // Over the target: a multiplicative cut, once per RTT, by the overshoot (LEDBAT++) but at least
+    // MIN_DECREASE. The floor makes the queue swing around the target rather than settle on it, so
+    // flows whose base-delay estimates differ by some jitter all see both sides of it and converge
+    // to equal shares, as AIMD flows do; settled exactly on the target, they would drift apart.
+    if (nowMs < this.decreaseHoldUntil) return
+    this.decreaseHoldUntil = nowMs + rttMs
+    const cut = Math.min(0.5, Math.max(MIN_DECREASE, delay / this.target - 1))
+    this.window = Math.max(this.mss, this.window * (1 - cut))
+  }
+
+  /**
+   * A delay sample that acks no data (the answer to our SYN). It still counts toward the base delay:
+   * sent before any of our data, it is the likeliest to have met an empty queue.
+   */
+  observeDelay(delaySampleUs: number, nowMs: number): void {
+    this.history.add(delaySampleUs, nowMs)
   }
 
   /** A packet was lost (fast retransmit): halve, once per RTT. */

@@ -284,6 +284,7 @@ export class UtpConnection {
         // (A DATA that overtook that STATE is the acceptor's first packet, so the same holds.)
         this.ackNr = seqAdd(p.seq, -1)
         this.stateValue = 'connected'
+        this.ledbat.observeDelay(p.timestampDiff, this.host.now())
         this.noteReceived(p)
         this.processAck(p)
         if (this.stateValue !== 'connected') return
@@ -420,7 +421,7 @@ export class UtpConnection {
     this.lastAckReceived = p.ack
     if (bytesAcked > 0) {
       this.lastProgressAt = now
-      this.ledbat.onAck(bytesAcked, p.timestampDiff, now, this.windowLimited)
+      this.ledbat.onAck(bytesAcked, p.timestampDiff, now, this.rtt.rtt, this.windowLimited)
       this.windowLimited = false
     }
     if (
