@@ -108,7 +108,7 @@ export function encodePacket(p: UtpPacket): Uint8Array {
 
 /**
  * Decodes one datagram. Throws DecodeError for anything BEP 29 does not allow: wrong version, unknown
- * type, a truncated header or extension chain, a selective ack whose length is not a multiple of 4.
+ * type, a truncated header or extension chain, an empty selective ack.
  * Unknown extensions are skipped, as BEP 29 asks. The payload is a view into `b`, not a copy.
  */
 export function decodePacket(b: Uint8Array): UtpPacket {
@@ -130,9 +130,9 @@ export function decodePacket(b: Uint8Array): UtpPacket {
     o += 2
     if (o + len > b.length) throw new DecodeError('DECODE_TRUNCATED', `uTP extension ${ext} truncated`)
     if (ext === EXT_SELECTIVE_ACK) {
-      if (len === 0 || len % 4 !== 0) {
-        throw new DecodeError('DECODE_BAD_VALUE', `selective ack of ${len} bytes is not a multiple of 4`)
-      }
+      // BEP 29 asks for a multiple of 4 bytes, but libtorrent sends whatever byte count covers its
+      // out-of-order packets (seen: 2, 3, 5, 6), so any non-empty length is read.
+      if (len === 0) throw new DecodeError('DECODE_BAD_VALUE', 'empty selective ack')
       sack = b.subarray(o, o + len)
     }
     o += len

@@ -20,6 +20,7 @@ export type LtEvent =
   | { event: 'tracker_error'; message: string; url: string }
   | { event: 'finished' | 'metadata' | 'stopped' }
   | { event: 'error'; message: string }
+  | { event: 'alert'; type: string; message: string }
   | { event: 'peer_connect' | 'peer_disconnected'; ip: string; port: number }
   | LtPeerStatus
 
@@ -33,6 +34,8 @@ export interface LtRunOptions {
   tcp?: boolean
   buffers?: number
   announce_interval?: number
+  /** Report every other alert too, as `{ event: 'alert', type, message }`. */
+  verbose?: boolean
 }
 
 /** One python3-libtorrent session driven over JSON lines; always `stop()` it in teardown. */

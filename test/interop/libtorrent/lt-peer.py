@@ -4,7 +4,8 @@
 Usage: lt-peer.py '<json options>'
   {"action": "create", "path": ..., "out": ..., "trackers": [...], "piece_length": N}
   {"action": "run", "torrent": path | null, "magnet": uri | null, "save": dir, "seed": bool,
-   "port": N, "utp": bool, "tcp": bool, "buffers": bytes | null, "announce_interval": s}
+   "port": N, "utp": bool, "tcp": bool, "buffers": bytes | null, "announce_interval": s,
+   "verbose": bool (every other alert as {"event": "alert", "type", "message"})}
 
 Prints one JSON object per line on stdout (events), reads JSON commands on stdin:
   {"cmd": "connect", "ip": ..., "port": ...}   connect a peer by hand
@@ -69,6 +70,10 @@ def run(o):
     params.save_path = o["save"]
     if o.get("seed"):
         params.flags |= lt.torrent_flags.seed_mode
+    # Active at once: an auto-managed torrent starts paused and the session turns incoming peers
+    # away ("no active torrents") until the auto manager resumes it a moment later.
+    params.flags &= ~lt.torrent_flags.auto_managed
+    params.flags &= ~lt.torrent_flags.paused
     h = ses.add_torrent(params)
     emit(event="listening", port=ses.listen_port())
     finished = False
@@ -94,6 +99,8 @@ def run(o):
                 emit(event="metadata")
             elif t == "torrent_error_alert":
                 emit(event="error", message=a.message())
+            elif o.get("verbose"):
+                emit(event="alert", type=t, message=a.message())
         now = time.time()
         if now - last > 0.5:
             last = now
