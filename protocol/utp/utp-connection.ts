@@ -207,6 +207,16 @@ export class UtpConnection {
     return this.sendQueueBytes
   }
 
+  /** The sequence number the next data packet will carry. */
+  get nextSeq(): number {
+    return this.seqNr
+  }
+
+  /** The oldest of our packets not yet acknowledged (equal to `nextSeq` when all are). */
+  get oldestUnackedSeq(): number {
+    return this.oldestUnacked
+  }
+
   get congestionWindow(): number {
     return this.ledbat.cwnd
   }
