@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { realClock, realRandom } from '../../../../client/real-clock.js'
 import { RendezvousClient } from '../../../../client/rendezvous/rendezvous-client.js'
 import { UdpSocket } from '../../../../client/udp-socket.js'
+import { UtpEndpoint } from '../../../../client/utp/utp-endpoint.js'
+import type { UtpStream } from '../../../../client/utp/utp-stream.js'
 import type { UdpAddress } from '../../../../protocol/datagram-socket.js'
 import { RendezvousService } from '../../../../tracker/rendezvous/rendezvous-service.js'
 import { TrackerStats } from '../../../../tracker/stats/tracker-stats.js'
@@ -72,6 +74,35 @@ describe('rendezvous over loopback sockets', () => {
     expect(other.role).toBe('target')
     // Both sides report the outcome; the tracker counts the punch once.
     await expect.poll(() => stats.punches).toEqual({ attempt: 1, success: 1, failure: 0 })
+  })
+
+  it('carries a uTP stream over the punched path, on the same sockets the rendezvous still uses', async () => {
+    const { peer, infoHash } = await setup()
+    const a = await peer(1)
+    const b = await peer(2)
+    for (const p of [a, b]) {
+      await p.client.classify()
+      await p.client.register(infoHash, p.token)
+    }
+    const utpA = new UtpEndpoint(a.socket)
+    const utpB = new UtpEndpoint(b.socket).listen()
+    cleanups.push(
+      () => utpA.close(),
+      () => utpB.close(),
+    )
+    const accepted = new Promise<UtpStream>((resolve) => utpB.once('connection', resolve))
+    const path = await a.client.connect(infoHash, b.peerId, { signal: AbortSignal.timeout(5000) })
+    // The requester dials the punched address from the punched socket.
+    const out = await utpA.connect(path.address, { signal: AbortSignal.timeout(5000) })
+    const inc = await accepted
+    const received: Buffer[] = []
+    inc.on('data', (d: Buffer) => received.push(d))
+    const payload = Buffer.alloc(300_000, 7)
+    out.end(payload)
+    await new Promise((resolve) => inc.once('end', resolve))
+    expect(Buffer.concat(received).equals(payload)).toBe(true)
+    // The rendezvous client shares the socket undisturbed: its binding requests still get answers.
+    await expect(a.client.classify()).resolves.toBe('public')
   })
 
   it('refuses a registration with a token issued to another peer', async () => {
