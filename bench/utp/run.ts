@@ -4,7 +4,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from '
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type LtEvent, LtProcess } from './lt-process.js'
+import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import { createLibtorrentTorrent, libtorrentCpu } from './lt-process.js'
 import type { Cpu, LinkStats, ParentMessage, Transport, WorkerConfig, WorkerMessage } from './messages.js'
 import { type UdpCounters, udpCounters, udpDelta } from './proc.js'
 
@@ -239,7 +240,7 @@ async function workerRun(
 
 const linkDetail: { name: string; sender: LinkStats; receiver: LinkStats | undefined }[] = []
 
-function waitForStatus(p: LtProcess, pred: (e: LtEvent) => boolean) {
+function waitForStatus(p: LibtorrentPeer, pred: (e: LtPeerStatus) => boolean) {
   return p.waitFor((e) => e.event === 'status' && pred(e), 30_000)
 }
 
@@ -247,8 +248,8 @@ async function libtorrentRun(torrent: string, seedDir: string, round: number): P
   const leechDir = join(tmp!, `leech-${round}`)
   mkdirSync(leechDir)
   const options = { torrent, utp: true, tcp: false, buffers: BIG_BUFFERS }
-  const seeder = LtProcess.start({ ...options, save: seedDir, seed: true })
-  const leecher = LtProcess.start({ ...options, save: leechDir, seed: false })
+  const seeder = LibtorrentPeer.start({ ...options, save: seedDir, seed: true })
+  const leecher = LibtorrentPeer.start({ ...options, save: leechDir, seed: false })
   track(seeder.child)
   track(leecher.child)
   try {
@@ -258,18 +259,18 @@ async function libtorrentRun(torrent: string, seedDir: string, round: number): P
       waitForStatus(leecher, (e) => e.state === 'downloading'),
     ])
     const udpBefore = udpCounters()
-    const cpu0 = [seeder.cpu(), leecher.cpu()]
+    const cpu0 = [libtorrentCpu(seeder), libtorrentCpu(leecher)]
     const t0 = performance.now()
     leecher.connect('127.0.0.1', seedPort)
     const isFinished = (e: { event: string }) => e.event === 'finished'
     let cpu1: Cpu[] | undefined
     const downloaded = () =>
-      (leecher.last((e) => e.event === 'status')?.downloaded as number | undefined) ?? 0
+      (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
     const stalled = stallWatch(downloaded, () => `leecher status ${JSON.stringify(leecher.events.at(-1))}`)
     await until(
       () => {
         if (leecher.timeOf(isFinished) === undefined) return false
-        cpu1 ??= [seeder.cpu(), leecher.cpu()]
+        cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
         return true
       },
       () => {
@@ -366,7 +367,7 @@ async function main(): Promise<void> {
   const sha256 = writePayload(file)
   const withLibtorrent = libtorrentAvailable()
   const torrent = join(tmp, 'payload.torrent')
-  if (withLibtorrent) await LtProcess.createTorrent(file, torrent)
+  if (withLibtorrent) await createLibtorrentTorrent(file, torrent)
 
   const cases: [CaseName, (round: number) => Promise<RunResult>][] = [
     ['punchswarm uTP 4 MiB', () => workerRun('punchswarm uTP 4 MiB', 'utp', BIG_BUFFERS, file, sha256)],

@@ -613,7 +613,7 @@ export class UtpConnection {
     }
     if (this.finRequested && this.finSeq === undefined && this.sendQueueBytes === 0) {
       this.finSeq = this.seqNr
-      this.sendNew(ST_FIN, new Uint8Array(0), now)
+      this.sendNew(ST_FIN, new Uint8Array(UTP_HEADER_BYTES), now)
     }
     if (this.writerBlocked && this.sendQueueBytes < this.opt.sendBuffer) {
       this.writerBlocked = false
@@ -645,12 +645,11 @@ export class UtpConnection {
 
   /** `bytes` has room for the header; the payload is already in place. */
   private sendNew(typeCode: number, bytes: Uint8Array, now: number): void {
-    const payloadBytes = typeCode === ST_FIN ? 0 : bytes.length - UTP_HEADER_BYTES
-    const full = typeCode === ST_FIN ? new Uint8Array(UTP_HEADER_BYTES) : bytes
+    const payloadBytes = bytes.length - UTP_HEADER_BYTES
     const op: OutPacket = {
       seq: this.seqNr,
       typeCode,
-      bytes: full,
+      bytes,
       size: payloadBytes,
       sentAt: now,
       transmissions: 0,
@@ -691,21 +690,7 @@ export class UtpConnection {
   }
 
   private sendSyn(): void {
-    const now = this.host.now()
-    const op: OutPacket = {
-      seq: this.seqNr,
-      typeCode: ST_SYN,
-      bytes: new Uint8Array(UTP_HEADER_BYTES),
-      size: 0,
-      sentAt: now,
-      transmissions: 0,
-      inFlight: false,
-      sacked: false,
-      lost: false,
-    }
-    this.outgoing.set(op.seq, op)
-    this.seqNr = seqAdd(this.seqNr, 1)
-    this.transmit(op, now)
+    this.sendNew(ST_SYN, new Uint8Array(UTP_HEADER_BYTES), this.host.now())
   }
 
   /** STATE (2) or RESET (3): not sequenced, never retransmitted. A STATE carries a selective ack. */

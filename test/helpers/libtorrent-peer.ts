@@ -1,7 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const DRIVER = fileURLToPath(new URL('../interop/libtorrent/lt-peer.py', import.meta.url))
+/** The driver sits beside the tests; compiled code (dist/test/helpers, used by bench/) finds it in the source tree. */
+const DRIVER = [
+  fileURLToPath(new URL('../interop/libtorrent/lt-peer.py', import.meta.url)),
+  fileURLToPath(new URL('../../../test/interop/libtorrent/lt-peer.py', import.meta.url)),
+].find((p) => existsSync(p))!
 
 export interface LtPeerStatus {
   event: 'status'
@@ -41,10 +46,12 @@ export interface LtRunOptions {
 /** One python3-libtorrent session driven over JSON lines; always `stop()` it in teardown. */
 export class LibtorrentPeer {
   readonly events: LtEvent[] = []
+  /** performance.now() when each event arrived, index for index with `events`. */
+  readonly times: number[] = []
   private readonly waiters = new Set<() => void>()
   private stderr = ''
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(readonly child: ChildProcess) {
     let buf = ''
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString()
@@ -53,6 +60,7 @@ export class LibtorrentPeer {
         buf = buf.slice(nl + 1)
         try {
           this.events.push(JSON.parse(line) as LtEvent)
+          this.times.push(performance.now())
         } catch {
           continue
         }
@@ -115,6 +123,22 @@ export class LibtorrentPeer {
     })
   }
 
+  /** The driver's PID (for CPU accounting; `stop()` kills it). */
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  /** When the first event matching `pred` arrived (performance.now()), if one did. */
+  timeOf(pred: (e: LtEvent) => boolean): number | undefined {
+    const i = this.events.findIndex(pred)
+    return i < 0 ? undefined : this.times[i]
+  }
+
+  /** The latest event matching `pred`, if any. */
+  last(pred: (e: LtEvent) => boolean): LtEvent | undefined {
+    return this.events.findLast(pred)
+  }
+
   async port(): Promise<number> {
     return ((await this.waitFor((e) => e.event === 'listening')) as { port: number }).port
   }
@@ -124,7 +148,7 @@ export class LibtorrentPeer {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
     const exited = new Promise((r) => this.child.once('exit', r))
     this.child.kill('SIGKILL')
     await exited
