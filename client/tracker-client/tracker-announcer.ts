@@ -5,6 +5,7 @@ import type { DatagramSocket } from '../../protocol/datagram-socket.js'
 import { TrackerError } from '../../protocol/errors.js'
 import { realRandom } from '../real-clock.js'
 import { type AnnounceRequest, type AnnounceResponse, httpAnnounce } from './http-tracker-client.js'
+import { UdpTrackerClient } from './udp-tracker-client.js'
 
 /** First retry after a failed announce; doubles per failure (libtorrent backs off the same way). */
 export const RETRY_BASE_MS = 15_000
@@ -12,6 +13,11 @@ export const RETRY_BASE_MS = 15_000
 export const RETRY_MAX_MS = 30 * 60_000
 /** One announce attempt to one tracker gives up after this. */
 export const ANNOUNCE_TIMEOUT_MS = 15_000
+/**
+ * One udp:// announce gives up after this: the first datagram and one BEP 15 retransmission (at 15 s).
+ * BEP 15's full schedule runs over an hour and would stall the tier walk; the backoff above takes over.
+ */
+export const UDP_ANNOUNCE_TIMEOUT_MS = 45_000
 /** `stop()` waits at most this long for the `stopped` announce. */
 export const STOP_TIMEOUT_MS = 5_000
 /** Re-announce interval when a tracker sends 0. */
@@ -35,7 +41,7 @@ export interface TrackerAnnouncerOptions {
 export interface TrackerAnnouncerDeps {
   clock: Clock
   logger?: Logger
-  /** Carries udp:// announces (BEP 15) once a UDP tracker client exists. */
+  /** Carries udp:// announces (BEP 15); without it udp:// trackers are skipped. */
   udpSocket?: DatagramSocket
   /** Shuffles tiers (BEP 12). @default crypto randomness */
   random?: Random
@@ -70,6 +76,7 @@ export class TrackerAnnouncer extends EventEmitter<TrackerAnnouncerEvents> {
   private trackerId: string | undefined
   private readonly key: string
   private readonly skipped = new Set<string>()
+  private readonly udp: UdpTrackerClient | undefined
 
   constructor(
     private readonly options: TrackerAnnouncerOptions,
@@ -86,6 +93,7 @@ export class TrackerAnnouncer extends EventEmitter<TrackerAnnouncerEvents> {
       return t
     })
     this.key = Buffer.from(random.bytes(new Uint8Array(4))).toString('hex')
+    if (deps.udpSocket) this.udp = new UdpTrackerClient({ socket: deps.udpSocket, clock: deps.clock, random })
   }
 
   /** The tiers in their current order (shuffled, answering trackers first). */
@@ -207,20 +215,40 @@ export class TrackerAnnouncer extends EventEmitter<TrackerAnnouncerEvents> {
       ...(this.trackerId ? { trackerId: this.trackerId } : {}),
     }
     if (/^https?:\/\//i.test(url)) {
-      const timeout = this.deps.clock.timeoutSignal(ANNOUNCE_TIMEOUT_MS)
-      return await httpAnnounce(url, req, { signal: AbortSignal.any([signal, timeout]) }).catch((err) => {
-        if (!signal.aborted && timeout.aborted) {
-          throw new TrackerError('TRACKER_UNREACHABLE', `${url} did not answer in ${ANNOUNCE_TIMEOUT_MS} ms`)
-        }
-        throw err
-      })
+      return await this.bounded(url, ANNOUNCE_TIMEOUT_MS, signal, (s) =>
+        httpAnnounce(url, req, { signal: s }),
+      )
     }
-    // TODO(udp-tracker-client): announce udp:// trackers (BEP 15) over deps.udpSocket once that client exists.
+    const udp = this.udp
+    if (udp && /^udp:\/\//i.test(url)) {
+      return await this.bounded(url, UDP_ANNOUNCE_TIMEOUT_MS, signal, (s) =>
+        udp.announce(url, req, { signal: s }),
+      )
+    }
     if (!this.skipped.has(url)) {
       this.skipped.add(url)
-      this.deps.logger?.info({ url }, 'skipping tracker: only http(s) announces are supported so far')
+      this.deps.logger?.info(
+        { url },
+        'skipping tracker: only http(s), and udp:// given a socket, are supported',
+      )
     }
     throw new TrackerError('TRACKER_UNREACHABLE', 'skipped')
+  }
+
+  /** Runs one announce under `signal` and a timeout that becomes TRACKER_UNREACHABLE. */
+  private async bounded(
+    url: string,
+    ms: number,
+    signal: AbortSignal,
+    run: (signal: AbortSignal) => Promise<AnnounceResponse>,
+  ): Promise<AnnounceResponse> {
+    const timeout = this.deps.clock.timeoutSignal(ms)
+    return await run(AbortSignal.any([signal, timeout])).catch((err) => {
+      if (!signal.aborted && timeout.aborted) {
+        throw new TrackerError('TRACKER_UNREACHABLE', `${url} did not answer in ${ms} ms`)
+      }
+      throw err
+    })
   }
 
   private onResponse(res: AnnounceResponse): void {
