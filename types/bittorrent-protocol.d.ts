@@ -1,16 +1,35 @@
 declare module 'bittorrent-protocol' {
   import type { EventEmitter } from 'node:events'
 
+  /** The ut_metadata extension (BEP 9) as installed on a wire by `wire.use(ut_metadata(...))`. */
+  interface UtMetadataHandle extends EventEmitter {
+    metadata: Uint8Array | null
+    fetch(): void
+    cancel(): void
+    setMetadata(metadata: Uint8Array): boolean
+  }
+
+  /** The ut_pex extension (BEP 11) as installed on a wire. */
+  interface UtPexHandle extends EventEmitter {
+    addPeer(peer: string): void
+    dropPeer(peer: string): void
+  }
+
   /** The parts of bittorrent-protocol's Wire (a streamx Duplex) punchswarm uses. */
   class Wire extends EventEmitter {
     constructor(type?: string, retries?: number, peEnabled?: boolean)
     peerId: string | null
     peerChoking: boolean
     amChoking: boolean
+    amInterested: boolean
     peerInterested: boolean
-    peerPieces: { get(index: number): boolean }
+    peerPieces: { get(index: number): boolean; buffer: Uint8Array }
     peerExtensions: Record<string, boolean>
+    requests: unknown[]
     destroyed: boolean
+    ut_metadata?: UtMetadataHandle
+    ut_pex?: UtPexHandle
+    use(extension: unknown): void
     handshake(
       infoHash: string | Uint8Array,
       peerId: string | Uint8Array,
@@ -19,6 +38,7 @@ declare module 'bittorrent-protocol' {
     bitfield(bitfield: Uint8Array | { buffer: Uint8Array }): void
     haveAll(): void
     interested(): void
+    uninterested(): void
     unchoke(): void
     choke(): void
     have(index: number): void
@@ -28,6 +48,7 @@ declare module 'bittorrent-protocol' {
       length: number,
       cb: (err: Error | null, block: Uint8Array) => void,
     ): void
+    cancel(index: number, offset: number, length: number): void
     setKeepAlive(enable: boolean): void
     setTimeout(ms: number, unref?: boolean): void
     pipe<T>(destination: T): T
@@ -35,4 +56,15 @@ declare module 'bittorrent-protocol' {
     end(): void
   }
   export default Wire
+}
+
+declare module 'ut_metadata' {
+  /** Makes the ut_metadata extension; pass the info dict's bytes when we have them. */
+  function utMetadata(metadata?: Uint8Array): unknown
+  export default utMetadata
+}
+
+declare module 'ut_pex' {
+  function utPex(): unknown
+  export default utPex
 }

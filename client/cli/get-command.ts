@@ -1,4 +1,113 @@
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import { UsageError } from '../../protocol/errors.js'
+import { parseMagnet } from '../metainfo/magnet-link.js'
+import type { Metainfo } from '../metainfo/metainfo-types.js'
+import { loadTorrent } from '../metainfo/torrent-loader.js'
+import { SwarmClient } from '../swarm/swarm-client.js'
+import { parsePort, parsePositiveInt } from './parse-port.js'
+import { parsePeer, swarmOutput } from './swarm-output.js'
+
+interface GetFlags {
+  output: string
+  tracker?: string[]
+  peer?: string[]
+  port: string
+  tcp: boolean
+  utp: boolean
+  timeout?: string
+  seed?: boolean
+  json?: boolean
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v]
 
 /** Registers `punchswarm get`. */
-export function registerGetCommand(_program: Command): void {}
+export function registerGetCommand(program: Command): void {
+  program
+    .command('get')
+    .description('download a torrent or magnet link; exits 0 once every piece is verified')
+    .argument('<torrent>', 'a .torrent file or a magnet link')
+    .requiredOption('-o, --output <dir>', 'directory to download into')
+    .option('--tracker <url>', "tracker announce URL besides the torrent's own; repeat for more", collect)
+    .option('--peer <host:port>', 'connect to this peer too; repeat for more', collect)
+    .option('-p, --port <port>', 'TCP and UDP (uTP) port to listen on, 0 for any', '0')
+    .option('--no-tcp', 'do not use TCP')
+    .option('--no-utp', 'do not use uTP')
+    .option('--timeout <seconds>', 'fail if no peer has connected by then')
+    .option('--seed', 'keep seeding after the download completes, until stopped')
+    .option('--json', 'print one JSON event per line')
+    .action(async (target: string, flags: GetFlags) => {
+      const out = swarmOutput(flags.json === true)
+      const timeoutS = flags.timeout === undefined ? undefined : parsePositiveInt(flags.timeout, 'timeout')
+      const peers = (flags.peer ?? []).map((p) => {
+        try {
+          return parsePeer(p)
+        } catch (err) {
+          throw new UsageError('USAGE_BAD_ARGUMENT', (err as Error).message)
+        }
+      })
+      let metainfo: Metainfo | undefined
+      let infoHash: Uint8Array
+      let trackers: string[][] = (flags.tracker ?? []).map((t) => [t])
+      if (target.startsWith('magnet:')) {
+        const m = parseMagnet(target)
+        infoHash = m.infoHash
+        trackers = [...trackers, ...m.trackers.map((t) => [t])]
+        peers.push(...m.peers)
+      } else {
+        metainfo = await loadTorrent(target)
+        infoHash = metainfo.infoHash
+        trackers = [...metainfo.announce, ...trackers]
+      }
+      const started = performance.now()
+      const client = await SwarmClient.open({ port: parsePort(flags.port), tcp: flags.tcp, utp: flags.utp })
+      out.event('listening', { port: client.port })
+      const session = await client.add({
+        infoHash,
+        ...(metainfo ? { metainfo } : {}),
+        dir: resolve(flags.output),
+        trackers,
+      })
+      session.on('peer', (l) =>
+        out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
+      )
+      session.on('metadata', (m) =>
+        out.event('metadata', { name: m.name, pieces: m.layout.pieceCount, length: m.layout.length }),
+      )
+      session.on('banned', (id) => out.event('banned', { address: id }))
+      for (const p of peers) session.addPeer(p.address, p.port)
+      const stopTracking = out.track(session, 'downloading')
+      try {
+        await new Promise<void>((done, fail) => {
+          if (session.complete) return done()
+          session.once('complete', () => done())
+          session.once('error', fail)
+          const stop = () =>
+            fail(new UsageError('USAGE_BAD_ARGUMENT', 'interrupted before the download completed'))
+          process.once('SIGINT', stop)
+          process.once('SIGTERM', stop)
+          if (timeoutS !== undefined) {
+            setTimeout(() => {
+              if (session.peers.length === 0 && !session.complete) {
+                fail(new UsageError('USAGE_NO_PEERS', `no peer connected within ${timeoutS} s`))
+              }
+            }, timeoutS * 1000).unref()
+          }
+        })
+      } finally {
+        stopTracking()
+        if (!flags.seed || !session.complete) await client.close()
+      }
+      const seconds = (performance.now() - started) / 1000
+      out.event('complete', { seconds, ...session.progress() })
+      out.line(`${session.metainfo?.name}: complete and verified in ${seconds.toFixed(1)} s`)
+      if (flags.seed) {
+        await new Promise<void>((done) => {
+          process.once('SIGINT', () => done())
+          process.once('SIGTERM', () => done())
+        })
+        await client.close()
+      }
+    })
+}

@@ -1,4 +1,90 @@
+import { stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { UsageError } from '../../protocol/errors.js'
+import { toMagnetUri } from '../metainfo/magnet-link.js'
+import type { Metainfo } from '../metainfo/metainfo-types.js'
+import { createTorrent } from '../metainfo/torrent-creator.js'
+import { loadTorrent, parseTorrentBytes } from '../metainfo/torrent-loader.js'
+import { SwarmClient } from '../swarm/swarm-client.js'
+import { parsePort } from './parse-port.js'
+import { parsePeer, swarmOutput } from './swarm-output.js'
+
+interface SeedFlags {
+  tracker?: string[]
+  peer?: string[]
+  port: string
+  dir?: string
+  tcp: boolean
+  utp: boolean
+  json?: boolean
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v]
 
 /** Registers `punchswarm seed`. */
-export function registerSeedCommand(_program: Command): void {}
+export function registerSeedCommand(program: Command): void {
+  program
+    .command('seed')
+    .description('share a file, directory or .torrent; prints the magnet link and serves until stopped')
+    .argument('<path>', 'a file or directory to share, or a .torrent whose data is in --dir')
+    .option('--tracker <url>', 'tracker announce URL; repeat for more', collect)
+    .option('--peer <host:port>', 'connect to this peer too; repeat for more', collect)
+    .option('-p, --port <port>', 'TCP and UDP (uTP) port to listen on, 0 for any', '6881')
+    .option('--dir <dir>', 'for a .torrent: the directory holding its data (default: the current one)')
+    .option('--no-tcp', 'do not use TCP')
+    .option('--no-utp', 'do not use uTP')
+    .option('--json', 'print one JSON event per line')
+    .action(async (path: string, flags: SeedFlags) => {
+      const out = swarmOutput(flags.json === true)
+      const peers = (flags.peer ?? []).map((p) => {
+        try {
+          return parsePeer(p)
+        } catch (err) {
+          throw new UsageError('USAGE_BAD_ARGUMENT', (err as Error).message)
+        }
+      })
+      const trackers = (flags.tracker ?? []).map((t) => [t])
+      let metainfo: Metainfo
+      let dir: string
+      const info = await stat(path).catch(() => {
+        throw new UsageError('USAGE_NOT_FOUND', `${path}: no such file or directory`)
+      })
+      if (info.isFile() && path.endsWith('.torrent')) {
+        metainfo = await loadTorrent(path)
+        dir = resolve(flags.dir ?? '.')
+      } else {
+        metainfo = parseTorrentBytes(await createTorrent(path, { trackers }))
+        dir = dirname(resolve(path))
+      }
+      const client = await SwarmClient.open({ port: parsePort(flags.port), tcp: flags.tcp, utp: flags.utp })
+      const session = await client.add({
+        infoHash: metainfo.infoHash,
+        metainfo,
+        dir,
+        trackers: trackers.length > 0 ? trackers : metainfo.announce,
+      })
+      if (!session.complete) {
+        await client.close()
+        const have = session.progress().percent.toFixed(1)
+        throw new UsageError('USAGE_NOT_FOUND', `${metainfo.name}: only ${have}% of the data is in ${dir}`)
+      }
+      const magnet = toMagnetUri(metainfo)
+      out.event('listening', { port: client.port })
+      out.event('magnet', { uri: magnet, infoHash: metainfo.infoHashHex })
+      out.line(`seeding ${metainfo.name} (${metainfo.infoHashHex}) on port ${client.port}`)
+      out.line(magnet)
+      session.on('peer', (l) =>
+        out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
+      )
+      for (const p of peers) session.addPeer(p.address, p.port)
+      const stopTracking = out.track(session, 'seeding')
+      await new Promise<void>((done) => {
+        const stop = () => done()
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+      stopTracking()
+      await client.close()
+    })
+}

@@ -1,0 +1,24 @@
+import type Wire from 'bittorrent-protocol'
+import type { RateMeter } from './rate-meter.js'
+
+export type PeerTransport = 'tcp' | 'utp'
+
+/** One connected peer of a torrent: its wire and what the session tracks about it. */
+export interface PeerLink {
+  /** `ip:port` as we reached it or it reached us. */
+  id: string
+  address: string
+  port: number
+  transport: PeerTransport
+  direction: 'in' | 'out'
+  wire: Wire
+  down: RateMeter
+  up: RateMeter
+  /** Share of failed pieces this peer contributed to (1 per piece it alone sent). */
+  blame: number
+  /** The availability this peer adds to the picker (its bitfield plus HAVEs), removed when it leaves. */
+  counted: Uint8Array | undefined
+  /** Requests allowed in flight (BEP 10 `reqq` caps it). */
+  maxRequests: number
+  closed: boolean
+}

@@ -1,0 +1,225 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import type { Duplex } from 'node:stream'
+import Wire from 'bittorrent-protocol'
+import type { Logger } from 'pino'
+import type { Clock, Random } from '../../protocol/clock.js'
+import { TransportError } from '../../protocol/errors.js'
+import type { Metainfo } from '../metainfo/metainfo-types.js'
+import { realClock, realRandom } from '../real-clock.js'
+import { UdpSocket } from '../udp-socket.js'
+import { UtpEndpoint } from '../utp/utp-endpoint.js'
+import type { PeerTransport } from './peer-link.js'
+import { TorrentSession } from './torrent-session.js'
+
+export interface SwarmClientOptions {
+  /** @default '0.0.0.0' */
+  host?: string
+  /** TCP and UDP (uTP) listen on this one port; 0 picks a free one. @default 0 */
+  port?: number
+  /** @default true */
+  tcp?: boolean
+  /** @default true */
+  utp?: boolean
+  /** @default '-PS0001-' and 12 random bytes */
+  peerId?: Uint8Array
+  /** A dial that takes longer fails (and falls back from uTP to TCP). @default 5000 */
+  dialTimeoutMs?: number
+}
+
+export interface SwarmClientDeps {
+  clock?: Clock
+  random?: Random
+  logger?: Logger
+}
+
+export interface SwarmClientEvents {
+  connection: [info: { address: string; port: number; transport: PeerTransport }]
+}
+
+/**
+ * The client's network side: one TCP listener and one UDP socket on the same port (as libtorrent
+ * does), the UDP socket shared by uTP, BEP 15 announces and, in the NAT work, the rendezvous
+ * protocol. Incoming connections go to the torrent whose info hash their handshake names.
+ */
+export class SwarmClient extends EventEmitter<SwarmClientEvents> {
+  readonly peerId: Uint8Array
+  private readonly sessions = new Map<string, TorrentSession>()
+  private readonly clock: Clock
+  private readonly random: Random
+  private readonly open = new Set<Duplex>()
+
+  private constructor(
+    private readonly options: SwarmClientOptions,
+    private readonly deps: SwarmClientDeps,
+    private readonly server: Server | undefined,
+    readonly udpSocket: UdpSocket,
+    private readonly utp: UtpEndpoint | undefined,
+    readonly port: number,
+  ) {
+    super()
+    this.clock = deps.clock ?? realClock
+    this.random = deps.random ?? realRandom
+    this.peerId = options.peerId ?? Uint8Array.from(Buffer.concat([Buffer.from('-PS0001-'), randomBytes(12)]))
+    server?.on('connection', (socket: Socket) => {
+      socket.setNoDelay(true)
+      this.incoming(socket, socket.remoteAddress ?? '', socket.remotePort ?? 0, 'tcp')
+    })
+    utp?.on('connection', (stream) => this.incoming(stream, stream.remoteAddress, stream.remotePort, 'utp'))
+  }
+
+  /** Binds the TCP listener and the UDP socket on one port. */
+  static async open(options: SwarmClientOptions = {}, deps: SwarmClientDeps = {}): Promise<SwarmClient> {
+    const host = options.host ?? '0.0.0.0'
+    const tcp = options.tcp ?? true
+    const utp = options.utp ?? true
+    if (!tcp && !utp) throw new TransportError('TRANSPORT_CLOSED', 'neither TCP nor uTP is enabled')
+    // With port 0 the TCP port is picked first; its number may be taken for UDP, so try a few.
+    for (let attempt = 0; ; attempt++) {
+      let server: Server | undefined
+      let port = options.port ?? 0
+      if (tcp) {
+        server = createServer()
+        port = await listen(server, host, port)
+      }
+      try {
+        const udpSocket = await UdpSocket.open({ host, port })
+        port = udpSocket.address().port
+        const endpoint = utp
+          ? new UtpEndpoint(udpSocket, deps.clock ? { clock: deps.clock } : {}).listen()
+          : undefined
+        return new SwarmClient(options, deps, server, udpSocket, endpoint, port)
+      } catch (err) {
+        server?.close()
+        if ((options.port ?? 0) !== 0 || attempt >= 5) throw err
+      }
+    }
+  }
+
+  /** Adds a torrent (or a magnet download, without metainfo) and starts it. */
+  async add(o: {
+    infoHash: Uint8Array
+    metainfo?: Metainfo
+    dir: string
+    trackers?: string[][]
+    signal?: AbortSignal
+  }): Promise<TorrentSession> {
+    const session = new TorrentSession(
+      {
+        infoHash: o.infoHash,
+        ...(o.metainfo ? { metainfo: o.metainfo } : {}),
+        trackers: o.trackers ?? o.metainfo?.announce ?? [],
+        dir: o.dir,
+        peerId: this.peerId,
+        port: this.port,
+      },
+      {
+        clock: this.clock,
+        random: this.random,
+        dial: (address, port) => this.dial(address, port),
+        udpSocket: this.udpSocket,
+        ...(this.deps.logger ? { logger: this.deps.logger } : {}),
+      },
+    )
+    this.sessions.set(Buffer.from(o.infoHash).toString('hex'), session)
+    await session.start(o.signal ? { signal: o.signal } : {})
+    return session
+  }
+
+  /** Stops every torrent (announcing `stopped`) and closes the sockets. */
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.stop()))
+    this.sessions.clear()
+    for (const s of this.open) s.destroy()
+    this.utp?.close()
+    this.udpSocket.close()
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  /** Opens a wire to a peer: uTP first (the transport of punched paths), TCP if that fails. */
+  private async dial(address: string, port: number): Promise<{ wire: Wire; transport: PeerTransport }> {
+    const timeout = this.options.dialTimeoutMs ?? 5000
+    let lastError: unknown
+    if (this.utp) {
+      try {
+        const stream = await this.utp.connect(
+          { address, port },
+          { signal: this.clock.timeoutSignal(timeout) },
+        )
+        return { wire: this.wireOver(stream), transport: 'utp' }
+      } catch (err) {
+        lastError = err
+      }
+    }
+    if (this.server) {
+      try {
+        const socket = await connectTcp(address, port, timeout)
+        return { wire: this.wireOver(socket), transport: 'tcp' }
+      } catch (err) {
+        lastError = err
+      }
+    }
+    throw lastError
+  }
+
+  private incoming(stream: Duplex, address: string, port: number, transport: PeerTransport): void {
+    const wire = this.wireOver(stream)
+    wire.once('handshake', (infoHash: string) => {
+      const session = this.sessions.get(infoHash)
+      if (!session) {
+        wire.destroy()
+        return
+      }
+      session.attach(wire, { address, port, transport, direction: 'in' })
+      this.emit('connection', { address, port, transport })
+    })
+  }
+
+  private wireOver(stream: Duplex): Wire {
+    const wire = new Wire()
+    this.open.add(stream)
+    stream.on('error', () => wire.destroy())
+    stream.on('close', () => {
+      this.open.delete(stream)
+      wire.destroy()
+    })
+    wire.on('error', () => stream.destroy())
+    wire.on('close', () => stream.destroy())
+    ;(stream.pipe(wire as unknown as NodeJS.WritableStream) as unknown as Wire).pipe(stream)
+    return wire
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) =>
+      reject(
+        new TransportError('TRANSPORT_SOCKET_ERROR', `cannot listen on TCP ${host}:${port}: ${err.message}`),
+      ),
+    )
+    server.listen(port, host, () => {
+      const a = server.address()
+      resolve(typeof a === 'object' && a ? a.port : port)
+    })
+  })
+}
+
+function connectTcp(address: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: address, port })
+    socket.setNoDelay(true)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new TransportError('TRANSPORT_TIMEOUT', `TCP connect to ${address}:${port} timed out`))
+    }, timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      resolve(socket)
+    })
+    socket.once('error', (err) => {
+      clearTimeout(timer)
+      reject(new TransportError('TRANSPORT_REFUSED', `TCP connect to ${address}:${port}: ${err.message}`))
+    })
+  })
+}

@@ -1,0 +1,546 @@
+import { EventEmitter } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import type Wire from 'bittorrent-protocol'
+import type { Logger } from 'pino'
+import utMetadata from 'ut_metadata'
+import utPex from 'ut_pex'
+import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
+import type { DatagramSocket } from '../../protocol/datagram-socket.js'
+import { ProtocolError, type PunchswarmError } from '../../protocol/errors.js'
+import { Choker } from '../../protocol/swarm/choker.js'
+import { BLOCK_BYTES, type BlockRequest, PiecePicker } from '../../protocol/swarm/piece-picker.js'
+import type { Metainfo } from '../metainfo/metainfo-types.js'
+import { metainfoFromInfoDict } from '../metainfo/torrent-loader.js'
+import { PieceStore } from '../storage/piece-store.js'
+import { TrackerAnnouncer } from '../tracker-client/tracker-announcer.js'
+import type { PeerLink, PeerTransport } from './peer-link.js'
+import { RateMeter } from './rate-meter.js'
+
+/** A peer that contributed to this many failed pieces' worth of data is banned. */
+export const BAN_BLAME = 2
+const CHOKE_ROUND_MS = 10_000
+const TICK_MS = 1_000
+/** Requests in flight per peer: enough for ~2 s of its rate, within these bounds. */
+const MIN_PIPELINE = 8
+const MAX_PIPELINE = 500
+
+export interface TorrentSessionOptions {
+  infoHash: Uint8Array
+  /** Known for a .torrent; fetched from peers (BEP 9) for a magnet link. */
+  metainfo?: Metainfo
+  trackers: string[][]
+  /** Where the data lives (the torrent's name is a file or directory under it). */
+  dir: string
+  peerId: Uint8Array
+  /** The port peers reach us on (announced to trackers). */
+  port: number
+  maxPeers?: number
+}
+
+export interface TorrentSessionDeps {
+  clock: Clock
+  random: Random
+  /** Opens a wire to a peer (uTP or TCP, as the client allows). */
+  dial: (address: string, port: number) => Promise<{ wire: Wire; transport: PeerTransport }>
+  udpSocket?: DatagramSocket
+  logger?: Logger
+}
+
+export interface TorrentSessionEvents {
+  metadata: [metainfo: Metainfo]
+  peer: [link: PeerLink]
+  'peer-closed': [link: PeerLink]
+  piece: [index: number]
+  complete: []
+  banned: [id: string]
+  warning: [message: string]
+  error: [err: PunchswarmError]
+}
+
+interface KnownPeer {
+  address: string
+  port: number
+  failures: number
+  nextTryAt: number
+  connecting: boolean
+  banned: boolean
+}
+
+/**
+ * One torrent in a swarm: its peers, the pieces it has, what it asks for and whom it serves.
+ * Wires are bittorrent-protocol's over TCP or uTP; piece choice is the PiecePicker's, choking the
+ * Choker's (both pure, in protocol/swarm); storage is the PieceStore, which writes only verified
+ * pieces. Failures of one peer close that peer, never the session.
+ */
+export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
+  metainfo: Metainfo | undefined
+  private store: PieceStore | undefined
+  private picker: PiecePicker | undefined
+  private readonly choker: Choker
+  private readonly links = new Map<string, PeerLink>()
+  private readonly known = new Map<string, KnownPeer>()
+  private readonly partial = new Map<number, Uint8Array>()
+  private announcer: TrackerAnnouncer | undefined
+  private chokeTimer: TimerHandle | undefined
+  private tickTimer: TimerHandle | undefined
+  private running = false
+  private completeEmitted = false
+  readonly down: RateMeter
+  readonly up: RateMeter
+  private readonly infoHashHex: string
+
+  constructor(
+    private readonly options: TorrentSessionOptions,
+    private readonly deps: TorrentSessionDeps,
+  ) {
+    super()
+    this.metainfo = options.metainfo
+    this.infoHashHex = Buffer.from(options.infoHash).toString('hex')
+    this.choker = new Choker({ random: deps.random })
+    const now = () => deps.clock.now()
+    this.down = new RateMeter(now)
+    this.up = new RateMeter(now)
+  }
+
+  get infoHash(): Uint8Array {
+    return this.options.infoHash
+  }
+
+  get complete(): boolean {
+    return this.store !== undefined && this.store.verifiedCount === this.store.pieceCount
+  }
+
+  get peers(): PeerLink[] {
+    return [...this.links.values()]
+  }
+
+  /** Opens storage (rechecking unless resume data matches) and starts announcing and choking. */
+  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.running = true
+    if (this.metainfo) await this.openStore(this.metainfo, opts.signal)
+    this.announcer = new TrackerAnnouncer(
+      {
+        trackers: this.options.trackers,
+        infoHash: this.options.infoHash,
+        peerId: this.options.peerId,
+        port: this.options.port,
+        stats: () => ({ uploaded: this.up.total, downloaded: this.down.total, left: this.left() }),
+      },
+      {
+        clock: this.deps.clock,
+        random: this.deps.random,
+        ...(this.deps.udpSocket ? { udpSocket: this.deps.udpSocket } : {}),
+        ...(this.deps.logger ? { logger: this.deps.logger } : {}),
+      },
+    )
+    this.announcer.on('peers', (peers) => {
+      for (const p of peers) this.addPeer(p.address, p.port)
+    })
+    this.announcer.on('warning', (m) => this.emit('warning', `tracker: ${m}`))
+    this.announcer.on('error', (e) => this.emit('warning', `tracker: ${e.message}`))
+    this.announcer.start()
+    if (this.complete) this.announcer.completed()
+    this.scheduleChoke()
+    this.scheduleTick()
+  }
+
+  /** Bytes still to download (the whole torrent while its metadata is unknown). */
+  left(): number {
+    return this.store ? this.store.bytesLeft() : Number.MAX_SAFE_INTEGER
+  }
+
+  /** Totals and rates for progress displays. */
+  progress() {
+    const total = this.metainfo?.layout.length ?? 0
+    const left = this.store ? this.store.bytesLeft() : total
+    return {
+      total,
+      have: total - left,
+      percent: total === 0 ? 0 : ((total - left) / total) * 100,
+      downloaded: this.down.total,
+      uploaded: this.up.total,
+      downRate: this.down.perSecond,
+      upRate: this.up.perSecond,
+      peers: this.links.size,
+    }
+  }
+
+  /** Remembers a peer and connects to it when a slot is free (now, if one is). */
+  addPeer(address: string, port: number): void {
+    if (port <= 0 || port > 65535) return
+    const id = `${address}:${port}`
+    if (!this.known.has(id)) {
+      this.known.set(id, { address, port, failures: 0, nextTryAt: 0, connecting: false, banned: false })
+    }
+    this.connectMore()
+  }
+
+  /**
+   * Takes a wire for this torrent. Outgoing: called before the peer's handshake arrives (ours is sent
+   * here). Incoming: called from the wire's 'handshake' event, once its info hash matched.
+   */
+  attach(
+    wire: Wire,
+    info: { address: string; port: number; transport: PeerTransport; direction: 'in' | 'out' },
+  ) {
+    const id = `${info.address}:${info.port}`
+    const knownPeer = this.known.get(id)
+    if (!this.running || knownPeer?.banned || this.links.size >= (this.options.maxPeers ?? 50)) {
+      wire.destroy()
+      return
+    }
+    const now = () => this.deps.clock.now()
+    const link: PeerLink = {
+      id,
+      address: info.address,
+      port: info.port,
+      transport: info.transport,
+      direction: info.direction,
+      wire,
+      down: new RateMeter(now),
+      up: new RateMeter(now),
+      blame: 0,
+      counted: undefined,
+      maxRequests: MIN_PIPELINE,
+      closed: false,
+    }
+    // A second connection to the same peer (both sides dialled): keep the first.
+    if (this.links.has(id)) {
+      wire.destroy()
+      return
+    }
+    this.links.set(id, link)
+    wire.use(utMetadata(this.metainfo?.infoBytes))
+    wire.use(utPex())
+    wire.setKeepAlive(true)
+    wire.handshake(this.options.infoHash, this.options.peerId, { dht: false })
+    this.wireEvents(link)
+    this.emit('peer', link)
+  }
+
+  /** Sends `stopped` to the trackers, closes every peer and the store. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    if (this.chokeTimer !== undefined) this.deps.clock.clearTimer(this.chokeTimer)
+    if (this.tickTimer !== undefined) this.deps.clock.clearTimer(this.tickTimer)
+    for (const link of this.links.values()) link.wire.destroy()
+    this.links.clear()
+    await this.announcer?.stop()
+    await this.store?.close()
+  }
+
+  // --- peers -----------------------------------------------------------------------------------
+
+  private wireEvents(link: PeerLink): void {
+    const { wire } = link
+    wire.on('handshake', (infoHash: string) => {
+      if (infoHash !== this.infoHashHex) this.closeLink(link, 'wrong info hash')
+    })
+    wire.on('extended', (ext: string, msg: { reqq?: unknown }) => {
+      if (ext === 'handshake' && typeof msg.reqq === 'number' && msg.reqq > 0) {
+        link.maxRequests = Math.min(link.maxRequests, msg.reqq)
+      }
+      if (ext === 'handshake' && !this.metainfo && wire.ut_metadata) wire.ut_metadata.fetch()
+    })
+    wire.ut_metadata?.on('metadata', () => this.onMetadata(wire.ut_metadata!.metadata!))
+    wire.ut_metadata?.on('warning', () => {})
+    wire.ut_pex?.on('peer', (peer: string) => {
+      const i = peer.lastIndexOf(':')
+      this.addPeer(peer.slice(0, i), Number(peer.slice(i + 1)))
+    })
+    wire.ut_pex?.on('warning', () => {})
+    wire.on('bitfield', () => this.onAvailability(link))
+    wire.on('have', (index: number) => {
+      const count = this.metainfo?.layout.pieceCount ?? 0
+      if (index >= count) return
+      if (this.picker && link.counted && !(link.counted[index >> 3]! & (0x80 >> (index & 7)))) {
+        link.counted[index >> 3]! |= 0x80 >> (index & 7)
+        this.picker.addHave(index)
+      }
+      this.updateInterest(link)
+    })
+    wire.on('unchoke', () => this.fillRequests(link))
+    wire.on('choke', () => {
+      // bittorrent-protocol fails the pending requests' callbacks, which drops them from the picker.
+    })
+    wire.on('interested', () => this.maybeUnchokeNow())
+    wire.on('uninterested', () => this.rechoke())
+    wire.on(
+      'request',
+      (index: number, begin: number, length: number, respond: (err: Error | null, b?: Uint8Array) => void) =>
+        this.serve(link, index, begin, length, respond),
+    )
+    wire.on('close', () => this.closeLink(link))
+    wire.on('error', (err: Error) => this.closeLink(link, err.message))
+    wire.on('timeout', () => this.closeLink(link, 'timed out'))
+    if (this.store && this.store.verifiedCount > 0) wire.bitfield(this.store.bitfield())
+  }
+
+  private closeLink(link: PeerLink, reason?: string): void {
+    if (link.closed) return
+    link.closed = true
+    if (this.links.get(link.id) === link) this.links.delete(link.id)
+    this.picker?.dropPeer(link.id)
+    if (this.picker && link.counted)
+      this.picker.removeAvailability(peerBits(link.wire, this.metainfo!.layout.pieceCount))
+    link.wire.destroy()
+    if (reason) this.deps.logger?.debug({ peer: link.id, reason }, 'peer closed')
+    this.emit('peer-closed', link)
+    if (this.running) this.connectMore()
+  }
+
+  /** A peer's whole bitfield counts once; later HAVEs add to it one by one. */
+  private onAvailability(link: PeerLink): void {
+    if (!this.picker || link.closed) return
+    const bits = peerBits(link.wire, this.metainfo!.layout.pieceCount)
+    if (link.counted) this.picker.removeAvailability(link.counted)
+    this.picker.addAvailability(bits)
+    link.counted = bits
+    this.updateInterest(link)
+  }
+
+  private updateInterest(link: PeerLink): void {
+    const picker = this.picker
+    if (!picker || link.closed) return
+    let wants = false
+    if (!this.complete) {
+      const count = this.metainfo!.layout.pieceCount
+      for (let i = 0; i < count && !wants; i++) {
+        if (!picker.has(i) && link.wire.peerPieces.get(i)) wants = true
+      }
+    }
+    if (wants && !link.wire.amInterested) link.wire.interested()
+    else if (!wants && link.wire.amInterested) link.wire.uninterested()
+    if (wants) this.fillRequests(link)
+  }
+
+  private connectMore(): void {
+    if (!this.running) return
+    const max = this.options.maxPeers ?? 50
+    const now = this.deps.clock.now()
+    let slots = max - this.links.size
+    for (const k of [...this.known.values()].filter((k) => k.connecting).values()) slots--
+    for (const [id, k] of this.known) {
+      if (slots <= 0) break
+      if (k.banned || k.connecting || this.links.has(id) || k.nextTryAt > now) continue
+      if (this.complete && k.failures > 0) continue
+      slots--
+      k.connecting = true
+      this.deps
+        .dial(k.address, k.port)
+        .then(({ wire, transport }) => {
+          k.connecting = false
+          k.failures = 0
+          if (!this.running) {
+            wire.destroy()
+            return
+          }
+          this.attach(wire, { address: k.address, port: k.port, transport, direction: 'out' })
+        })
+        .catch(() => {
+          k.connecting = false
+          k.failures++
+          // Back off 2, 4, 8 ... s, at most 5 minutes.
+          k.nextTryAt = this.deps.clock.now() + Math.min(300_000, 1000 * 2 ** k.failures)
+        })
+    }
+  }
+
+  // --- downloading -----------------------------------------------------------------------------
+
+  private fillRequests(link: PeerLink): void {
+    const picker = this.picker
+    if (!picker || link.closed || link.wire.peerChoking || this.complete) return
+    // Pipeline depth follows the peer's rate: about two seconds' worth of blocks.
+    const want = Math.min(
+      MAX_PIPELINE,
+      Math.max(MIN_PIPELINE, Math.ceil((link.down.perSecond * 2) / BLOCK_BYTES)),
+    )
+    const inFlight = link.wire.requests.length
+    if (inFlight >= want) return
+    const blocks = picker.pick(link.id, (i) => link.wire.peerPieces.get(i), want - inFlight)
+    for (const req of blocks) this.request(link, req)
+  }
+
+  private request(link: PeerLink, req: BlockRequest): void {
+    link.wire.request(req.index, req.begin, req.length, (err, block) => {
+      if (link.closed || !this.picker) return
+      if (err || !block || block.length !== req.length) {
+        this.picker.onRequestDropped(link.id, req)
+        return
+      }
+      link.down.add(block.length)
+      this.down.add(block.length)
+      this.onBlock(link, req, block)
+      this.fillRequests(link)
+    })
+  }
+
+  private onBlock(link: PeerLink, req: BlockRequest, block: Uint8Array): void {
+    const picker = this.picker!
+    const store = this.store!
+    const { pieceComplete, alsoRequestedBy } = picker.onBlock(link.id, req)
+    // End game: the same block was asked of others; cancel their copies.
+    for (const other of alsoRequestedBy) this.links.get(other)?.wire.cancel(req.index, req.begin, req.length)
+    if (picker.has(req.index)) return
+    let buf = this.partial.get(req.index)
+    if (!buf) {
+      buf = new Uint8Array(store.pieceSize(req.index))
+      this.partial.set(req.index, buf)
+    }
+    buf.set(block, req.begin)
+    if (!pieceComplete) return
+    this.partial.delete(req.index)
+    const index = req.index
+    store
+      .writePiece(index, buf)
+      .then((ok) => (ok ? this.onPieceVerified(index) : this.onPieceFailed(index)))
+      .catch((err: PunchswarmError) => this.emit('error', err))
+  }
+
+  private onPieceVerified(index: number): void {
+    if (!this.picker || this.picker.has(index)) return
+    this.picker.onPieceVerified(index)
+    for (const l of this.links.values()) l.wire.have(index)
+    this.emit('piece', index)
+    if (this.complete && !this.completeEmitted) {
+      this.completeEmitted = true
+      this.announcer?.completed()
+      for (const l of this.links.values()) this.updateInterest(l)
+      this.emit('complete')
+    }
+  }
+
+  private onPieceFailed(index: number): void {
+    const contributors = this.picker!.onPieceFailed(index)
+    const share = contributors.length === 1 ? 2 : 1 / contributors.length
+    for (const id of contributors) {
+      const link = this.links.get(id)
+      if (!link) continue
+      link.blame += share
+      if (link.blame >= BAN_BLAME) this.ban(link)
+    }
+    for (const l of this.links.values()) this.fillRequests(l)
+  }
+
+  private ban(link: PeerLink): void {
+    const k = this.known.get(link.id) ?? {
+      address: link.address,
+      port: link.port,
+      failures: 0,
+      nextTryAt: 0,
+      connecting: false,
+      banned: true,
+    }
+    k.banned = true
+    this.known.set(link.id, k)
+    this.emit('banned', link.id)
+    this.closeLink(link, 'sent data that failed the hash check')
+  }
+
+  private async onMetadata(infoBytes: Uint8Array): Promise<void> {
+    if (this.metainfo) return
+    let m: Metainfo
+    try {
+      m = metainfoFromInfoDict(infoBytes, this.options.trackers, this.options.infoHash)
+    } catch (err) {
+      this.emit('warning', `bad metadata from a peer: ${(err as Error).message}`)
+      return
+    }
+    this.metainfo = m
+    for (const l of this.links.values()) l.wire.ut_metadata?.setMetadata(infoBytes)
+    await this.openStore(m)
+    this.emit('metadata', m)
+    for (const l of this.links.values()) this.onAvailability(l)
+  }
+
+  private async openStore(m: Metainfo, signal?: AbortSignal): Promise<void> {
+    await mkdir(this.options.dir, { recursive: true })
+    const store = await PieceStore.open(m.layout, this.options.dir, {
+      infoHashHex: m.infoHashHex,
+      ...(signal ? { signal } : {}),
+    })
+    this.store = store
+    this.picker = new PiecePicker({
+      pieceCount: m.layout.pieceCount,
+      pieceLength: m.layout.pieceLength,
+      lastPieceLength: m.layout.lastPieceLength,
+      random: this.deps.random,
+      have: store.bitfield(),
+    })
+    if (this.complete) this.completeEmitted = true
+  }
+
+  // --- uploading -------------------------------------------------------------------------------
+
+  private serve(
+    link: PeerLink,
+    index: number,
+    begin: number,
+    length: number,
+    respond: (err: Error | null, b?: Uint8Array) => void,
+  ): void {
+    const store = this.store
+    if (!store || link.wire.amChoking || !store.has(index) || length > 128 * 1024) {
+      respond(new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', 'block not available'))
+      return
+    }
+    store.readBlock(index, begin, length).then(
+      (block) => {
+        if (link.closed) return
+        link.up.add(block.length)
+        this.up.add(block.length)
+        respond(null, block)
+      },
+      (err: Error) => respond(err),
+    )
+  }
+
+  private maybeUnchokeNow(): void {
+    // Fill a free slot at once rather than leave a new peer waiting up to a whole round.
+    const unchoked = [...this.links.values()].filter((l) => !l.wire.amChoking).length
+    if (unchoked < 5) this.rechoke()
+  }
+
+  private rechoke(): void {
+    const peers = [...this.links.values()].map((l) => ({
+      id: l.id,
+      interested: l.wire.peerInterested,
+      downloadRate: l.down.perSecond,
+      uploadRate: l.up.perSecond,
+    }))
+    const unchoke = this.choker.rechoke(peers, this.complete)
+    for (const l of this.links.values()) {
+      if (unchoke.has(l.id) && l.wire.amChoking) l.wire.unchoke()
+      else if (!unchoke.has(l.id) && !l.wire.amChoking) l.wire.choke()
+    }
+  }
+
+  private scheduleChoke(): void {
+    this.chokeTimer = this.deps.clock.setTimer(CHOKE_ROUND_MS, () => {
+      if (!this.running) return
+      this.rechoke()
+      this.scheduleChoke()
+    })
+  }
+
+  private scheduleTick(): void {
+    this.tickTimer = this.deps.clock.setTimer(TICK_MS, () => {
+      if (!this.running) return
+      this.connectMore()
+      for (const l of this.links.values()) this.fillRequests(l)
+      this.scheduleTick()
+    })
+  }
+}
+
+/**
+ * A peer's bitfield sized to the torrent: bittorrent-protocol keeps it in a BitField that grows past
+ * the last piece (and a peer's message may be short), so it is copied into exactly enough bytes.
+ */
+function peerBits(wire: Wire, pieceCount: number): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(pieceCount / 8))
+  for (let i = 0; i < pieceCount; i++) if (wire.peerPieces.get(i)) bits[i >> 3]! |= 0x80 >> (i & 7)
+  return bits
+}
