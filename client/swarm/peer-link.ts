@@ -14,8 +14,6 @@ export interface PeerLink {
   wire: Wire
   down: RateMeter
   up: RateMeter
-  /** Share of failed pieces this peer contributed to (1 per piece it alone sent). */
-  blame: number
   /** The availability this peer adds to the picker (its bitfield plus HAVEs), removed when it leaves. */
   counted: Uint8Array | undefined
   /** Requests allowed in flight (BEP 10 `reqq` caps it). */

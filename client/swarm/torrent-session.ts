@@ -16,7 +16,7 @@ import { TrackerAnnouncer } from '../tracker-client/tracker-announcer.js'
 import type { PeerLink, PeerTransport } from './peer-link.js'
 import { RateMeter } from './rate-meter.js'
 
-/** A peer that contributed to this many failed pieces' worth of data is banned. */
+/** A peer proven to have sent bad data in this many pieces is banned. */
 export const BAN_BLAME = 2
 const CHOKE_ROUND_MS = 10_000
 const TICK_MS = 1_000
@@ -57,6 +57,12 @@ export interface TorrentSessionEvents {
   error: [err: PunchswarmError]
 }
 
+/** A piece being put together from blocks, with who sent each block. */
+interface Assembly {
+  data: Uint8Array
+  from: (string | undefined)[]
+}
+
 interface KnownPeer {
   address: string
   port: number
@@ -79,7 +85,13 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private readonly choker: Choker
   private readonly links = new Map<string, PeerLink>()
   private readonly known = new Map<string, KnownPeer>()
-  private readonly partial = new Map<number, Uint8Array>()
+  private readonly partial = new Map<number, Assembly>()
+  /** The last copy of a piece that failed its hash, kept to find the bad blocks once a good copy arrives. */
+  private readonly failed = new Map<number, Assembly>()
+  /** Pieces each peer is proven to have corrupted (kept after it disconnects). */
+  private readonly blame = new Map<string, number>()
+  /** Peer ids of banned peers: an incoming connection comes from a new port each time. */
+  private readonly bannedPeerIds = new Set<string>()
   private announcer: TrackerAnnouncer | undefined
   private chokeTimer: TimerHandle | undefined
   private tickTimer: TimerHandle | undefined
@@ -185,7 +197,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   ) {
     const id = `${info.address}:${info.port}`
     const knownPeer = this.known.get(id)
-    if (!this.running || knownPeer?.banned || this.links.size >= (this.options.maxPeers ?? 50)) {
+    const banned = knownPeer?.banned || (wire.peerId !== null && this.bannedPeerIds.has(wire.peerId))
+    if (!this.running || banned || this.links.size >= (this.options.maxPeers ?? 50)) {
       wire.destroy()
       return
     }
@@ -199,7 +212,6 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       wire,
       down: new RateMeter(now),
       up: new RateMeter(now),
-      blame: 0,
       counted: undefined,
       maxRequests: MIN_PIPELINE,
       closed: false,
@@ -234,8 +246,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
 
   private wireEvents(link: PeerLink): void {
     const { wire } = link
-    wire.on('handshake', (infoHash: string) => {
+    wire.on('handshake', (infoHash: string, peerId: string) => {
       if (infoHash !== this.infoHashHex) this.closeLink(link, 'wrong info hash')
+      else if (this.bannedPeerIds.has(peerId)) this.closeLink(link, 'banned')
     })
     wire.on('extended', (ext: string, msg: { reqq?: unknown }) => {
       if (ext === 'handshake' && typeof msg.reqq === 'number' && msg.reqq > 0) {
@@ -384,24 +397,45 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     // End game: the same block was asked of others; cancel their copies.
     for (const other of alsoRequestedBy) this.links.get(other)?.wire.cancel(req.index, req.begin, req.length)
     if (picker.has(req.index)) return
-    let buf = this.partial.get(req.index)
-    if (!buf) {
-      buf = new Uint8Array(store.pieceSize(req.index))
-      this.partial.set(req.index, buf)
+    let asm = this.partial.get(req.index)
+    if (!asm) {
+      const size = store.pieceSize(req.index)
+      asm = { data: new Uint8Array(size), from: new Array(Math.ceil(size / BLOCK_BYTES)) }
+      this.partial.set(req.index, asm)
     }
-    buf.set(block, req.begin)
+    asm.data.set(block, req.begin)
+    asm.from[Math.floor(req.begin / BLOCK_BYTES)] = link.id
     if (!pieceComplete) return
     this.partial.delete(req.index)
     const index = req.index
+    const done = asm
     store
-      .writePiece(index, buf)
-      .then((ok) => (ok ? this.onPieceVerified(index) : this.onPieceFailed(index)))
+      .writePiece(index, done.data)
+      .then((ok) => (ok ? this.onPieceVerified(index, done.data) : this.onPieceFailed(index, done)))
       .catch((err: PunchswarmError) => this.emit('error', err))
   }
 
-  private onPieceVerified(index: number): void {
+  private onPieceVerified(index: number, data?: Uint8Array): void {
     if (!this.picker || this.picker.has(index)) return
     this.picker.onPieceVerified(index)
+    const bad = this.failed.get(index)
+    if (bad && data) {
+      // The good copy shows which blocks of the failed one were wrong, and so who sent them.
+      this.failed.delete(index)
+      const culprits = new Set<string>()
+      for (let b = 0; b < bad.from.length; b++) {
+        const at = b * BLOCK_BYTES
+        const end = Math.min(at + BLOCK_BYTES, data.length)
+        if (
+          !Buffer.from(bad.data.buffer, at, end - at).equals(
+            Buffer.from(data.buffer, data.byteOffset + at, end - at),
+          )
+        ) {
+          if (bad.from[b]) culprits.add(bad.from[b]!)
+        }
+      }
+      for (const id of culprits) this.addBlame(id)
+    }
     for (const l of this.links.values()) l.wire.have(index)
     this.emit('piece', index)
     if (this.complete && !this.completeEmitted) {
@@ -412,31 +446,35 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     }
   }
 
-  private onPieceFailed(index: number): void {
-    const contributors = this.picker!.onPieceFailed(index)
-    const share = contributors.length === 1 ? 2 : 1 / contributors.length
-    for (const id of contributors) {
-      const link = this.links.get(id)
-      if (!link) continue
-      link.blame += share
-      if (link.blame >= BAN_BLAME) this.ban(link)
-    }
+  private onPieceFailed(index: number, asm: Assembly): void {
+    this.picker!.onPieceFailed(index)
+    const senders = new Set(asm.from.filter((id): id is string => id !== undefined))
+    // One sender: it is the culprit. Several: wait for a good copy to tell whose blocks were wrong.
+    if (senders.size === 1) this.addBlame([...senders][0]!)
+    else this.failed.set(index, asm)
     for (const l of this.links.values()) this.fillRequests(l)
   }
 
-  private ban(link: PeerLink): void {
-    const k = this.known.get(link.id) ?? {
-      address: link.address,
-      port: link.port,
+  private addBlame(id: string): void {
+    const blame = (this.blame.get(id) ?? 0) + 1
+    this.blame.set(id, blame)
+    // Banned once, on reaching the threshold; later proofs against it change nothing.
+    if (blame !== BAN_BLAME) return
+    const link = this.links.get(id)
+    const i = id.lastIndexOf(':')
+    const k = this.known.get(id) ?? {
+      address: id.slice(0, i),
+      port: Number(id.slice(i + 1)),
       failures: 0,
       nextTryAt: 0,
       connecting: false,
       banned: true,
     }
     k.banned = true
-    this.known.set(link.id, k)
-    this.emit('banned', link.id)
-    this.closeLink(link, 'sent data that failed the hash check')
+    this.known.set(id, k)
+    if (link?.wire.peerId) this.bannedPeerIds.add(link.wire.peerId)
+    this.emit('banned', id)
+    if (link) this.closeLink(link, 'sent data that failed the hash check')
   }
 
   private async onMetadata(infoBytes: Uint8Array): Promise<void> {
