@@ -18,6 +18,7 @@ interface SeedFlags {
   tcp: boolean
   utp: boolean
   json?: boolean
+  maxUploadRate?: string
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
@@ -34,6 +35,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--dir <dir>', 'for a .torrent: the directory holding its data (default: the current one)')
     .option('--no-tcp', 'do not use TCP')
     .option('--no-utp', 'do not use uTP')
+    .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--json', 'print one JSON event per line')
     .action(async (path: string, flags: SeedFlags) => {
       const out = swarmOutput(flags.json === true)
@@ -63,6 +65,7 @@ export function registerSeedCommand(program: Command): void {
         metainfo,
         dir,
         trackers: trackers.length > 0 ? trackers : metainfo.announce,
+        ...(flags.maxUploadRate !== undefined ? { maxUploadRate: parseRate(flags.maxUploadRate) } : {}),
       })
       if (!session.complete) {
         await client.close()
@@ -87,4 +90,14 @@ export function registerSeedCommand(program: Command): void {
       stopTracking()
       await client.close()
     })
+}
+
+/** `500000`, `500k`, `2m` bytes per second. */
+function parseRate(text: string): number {
+  const m = /^(\d+)(k|m)?$/i.exec(text.trim())
+  if (!m?.[1] || Number(m[1]) === 0) {
+    throw new UsageError('USAGE_BAD_ARGUMENT', `--max-upload-rate must be bytes per second, got '${text}'`)
+  }
+  const unit = (m[2] ?? '').toLowerCase()
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1)
 }

@@ -103,6 +103,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     metainfo?: Metainfo
     dir: string
     trackers?: string[][]
+    maxUploadRate?: number
     signal?: AbortSignal
   }): Promise<TorrentSession> {
     const session = new TorrentSession(
@@ -113,6 +114,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         dir: o.dir,
         peerId: this.peerId,
         port: this.port,
+        ...(o.maxUploadRate ? { maxUploadRate: o.maxUploadRate } : {}),
       },
       {
         clock: this.clock,

@@ -35,6 +35,8 @@ export interface TorrentSessionOptions {
   /** The port peers reach us on (announced to trackers). */
   port: number
   maxPeers?: number
+  /** Upload cap, bytes per second (unlimited when unset). */
+  maxUploadRate?: number
 }
 
 export interface TorrentSessionDeps {
@@ -92,6 +94,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private readonly blame = new Map<string, number>()
   /** Peer ids of banned peers: an incoming connection comes from a new port each time. */
   private readonly bannedPeerIds = new Set<string>()
+  /** With an upload cap: when the uplink is free again (each block books its share of time). */
+  private uploadFreeAt = 0
   private announcer: TrackerAnnouncer | undefined
   private chokeTimer: TimerHandle | undefined
   private tickTimer: TimerHandle | undefined
@@ -524,12 +528,19 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       respond(new ProtocolError('PROTOCOL_UNEXPECTED_MESSAGE', 'block not available'))
       return
     }
+    const send = (block: Uint8Array) => {
+      if (link.closed) return
+      link.up.add(block.length)
+      this.up.add(block.length)
+      respond(null, block)
+    }
     store.readBlock(index, begin, length).then(
       (block) => {
-        if (link.closed) return
-        link.up.add(block.length)
-        this.up.add(block.length)
-        respond(null, block)
+        const cap = this.options.maxUploadRate
+        if (!cap) return send(block)
+        const now = this.deps.clock.now()
+        this.uploadFreeAt = Math.max(this.uploadFreeAt, now) + (block.length * 1000) / cap
+        this.deps.clock.setTimer(this.uploadFreeAt - now, () => send(block))
       },
       (err: Error) => respond(err),
     )

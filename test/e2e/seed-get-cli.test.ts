@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CliProcess, runCli } from '../helpers/cli-process.js'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const MiB = 1024 * 1024
+
+function start(args: string[]): CliProcess {
+  const p = runCli(args)
+  cleanups.push(async () => {
+    p.kill('SIGKILL')
+    await p.exited
+  })
+  return p
+}
+
+/** JSON events printed so far by a `--json` process. */
+function events(p: CliProcess): Record<string, unknown>[] {
+  return p
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+async function waitForEvent(
+  p: CliProcess,
+  pred: (e: Record<string, unknown>) => boolean,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const hit = events(p).find(pred)
+    if (hit) return hit
+    if (p.child.exitCode !== null) throw new Error(`process exited: ${p.stderr().slice(-400)}`)
+    if (Date.now() > deadline) throw new Error(`no matching event; last: ${p.stdout().slice(-300)}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function fixture(bytes: number) {
+  const root = mkdtempSync(join(tmpdir(), 'punchswarm-cli-swarm-'))
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }))
+  const src = join(root, 'src')
+  mkdirSync(src)
+  const content = randomBytes(bytes)
+  writeFileSync(join(src, 'payload.bin'), content)
+  return { root, src, content }
+}
+
+describe('punchswarm seed and get', () => {
+  it('seed prints a magnet link on its own line; get downloads it and exits 0', async () => {
+    const f = fixture(3 * MiB + 99)
+    const seeder = start(['seed', join(f.src, 'payload.bin'), '-p', '0'])
+    const magnetLine = await seeder.waitForLine(/^magnet:\?/)
+    const port = Number(/on port (\d+)/.exec(seeder.stdout())![1])
+    const getter = start(['get', magnetLine.trim(), '-o', join(f.root, 'out'), '--peer', `127.0.0.1:${port}`])
+    expect(await getter.exited).toBe(0)
+    expect(readFileSync(join(f.root, 'out', 'payload.bin')).equals(f.content)).toBe(true)
+    expect(getter.stdout()).toMatch(/complete and verified/)
+  }, 60_000)
+
+  it('a download killed with SIGKILL halfway resumes without fetching verified pieces again', async () => {
+    const f = fixture(8 * MiB)
+    const torrent = join(f.root, 'payload.torrent')
+    const created = start(['create', join(f.src, 'payload.bin'), '-o', torrent, '--piece-length', '64k'])
+    expect(await created.exited).toBe(0)
+    // A capped seeder (1 MiB/s) so the download is still under way when it is killed.
+    const seeder = start(['seed', torrent, '--dir', f.src, '-p', '0', '--json', '--max-upload-rate', '1m'])
+    const { port } = (await waitForEvent(seeder, (e) => e.event === 'listening')) as { port: number }
+    const out = join(f.root, 'out')
+    const args = ['get', torrent, '-o', out, '--peer', `127.0.0.1:${port}`, '--json']
+    const first = start(args)
+    const half = (await waitForEvent(
+      first,
+      (e) => e.event === 'progress' && (e.percent as number) >= 40,
+    )) as {
+      have: number
+    }
+    first.kill('SIGKILL')
+    expect(await first.exited).toBe('SIGKILL')
+
+    const second = start(args)
+    expect(await second.exited).toBe(0)
+    const done = (await waitForEvent(second, (e) => e.event === 'complete')) as {
+      downloaded: number
+      total: number
+    }
+    expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
+    // What was verified before the kill came from disk, not from the seeder again.
+    expect(done.downloaded).toBeLessThanOrEqual(done.total - half.have + 64 * 1024)
+    expect(done.downloaded).toBeLessThan(0.7 * done.total)
+  }, 90_000)
+
+  it.each([
+    [['get', '/nonexistent.torrent', '-o', '/tmp/x'], /cannot read|no such file/i],
+    [['get', 'magnet:?xt=urn:btih:zz', '-o', '/tmp/x'], /magnet/i],
+    [['seed', '/nonexistent/file'], /no such file/i],
+    [
+      [
+        'get',
+        'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
+        '-o',
+        '/tmp/x',
+        '--timeout',
+        '1',
+      ],
+      /no peer/i,
+    ],
+  ])(
+    '%j fails with one line and a non-zero exit',
+    async (args, message) => {
+      const p = start(args as string[])
+      const code = await p.exited
+      expect(code).not.toBe(0)
+      expect(p.stderr().trim().split('\n')).toHaveLength(1)
+      expect(p.stderr()).toMatch(message as RegExp)
+    },
+    30_000,
+  )
+})
