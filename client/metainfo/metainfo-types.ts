@@ -11,6 +11,8 @@ export interface TorrentFile {
   length: number
   /** Byte offset of the file's first byte in the torrent's concatenated data. */
   offset: number
+  /** BEP 47 pad file (`attr` has 'p'): zeros that align the next file to a piece; never on disk. */
+  pad?: boolean
 }
 
 /** How the torrent's bytes are cut into pieces and spread over files. */

@@ -145,6 +145,13 @@ export function parseLayout(info: BencodeDict): TorrentLayout {
         checkSegment(s, 'file path')
         return s
       })
+      // BEP 47 pad files (libtorrent 2 adds them to every multi-file torrent) often share a path
+      // such as `.pad/16384`; they are never on disk, so only real files are checked for conflicts.
+      if (bencodeText(f.attr)?.includes('p')) {
+        files.push({ path, length, offset, pad: true })
+        offset += length
+        continue
+      }
       // A path may not repeat, nor be both a file and a directory of another file ('a' and 'a/b').
       const full = path.join('/')
       const prefixes = path.slice(0, -1).map((_, i) => path.slice(0, i + 1).join('/'))

@@ -19,6 +19,8 @@ export interface PieceStoreOptions {
 
 interface Span {
   file: number
+  /** A BEP 47 pad file: zeros, never read from or written to disk. */
+  pad: boolean
   /** Offset inside the file. */
   position: number
   /** Offset inside the caller's buffer. */
@@ -128,6 +130,7 @@ export class PieceStore {
     if (this.has(index)) return true
     const touched = new Set<number>()
     for (const s of this.spans(index * this.layout.pieceLength, data.length)) {
+      if (s.pad) continue
       const fh = await this.handle(s.file, true)
       await this.io(s.file, 'write', () => fh!.write(data, s.at, s.length, s.position))
       touched.add(s.file)
@@ -180,7 +183,7 @@ export class PieceStore {
 
   /** Zero-length files hold no piece, so they are created once the rest is complete. */
   private async createEmptyFiles(): Promise<void> {
-    for (const [i, f] of this.layout.files.entries()) if (f.length === 0) await this.handle(i, true)
+    for (const [i, f] of this.layout.files.entries()) if (f.length === 0 && !f.pad) await this.handle(i, true)
   }
 
   /** Records verified pieces; serialised so two saves never interleave. */
@@ -190,7 +193,7 @@ export class PieceStore {
       const bitfield = this.bitfield()
       this.sinceSave = 0
       const files = []
-      for (const p of this.paths) files.push(await fileStamp(p))
+      for (const [i, p] of this.paths.entries()) files.push(await this.stamp(i, p))
       await writeResumeData(this.resumePath, {
         pieceCount: this.pieceCount,
         pieceLength: this.layout.pieceLength,
@@ -211,17 +214,23 @@ export class PieceStore {
     if (r.pieceCount !== this.pieceCount || r.pieceLength !== this.layout.pieceLength) return false
     if (r.bitfield.length !== this.have.length || r.files.length !== this.paths.length) return false
     for (const [i, p] of this.paths.entries()) {
-      const now = await fileStamp(p)
+      const now = await this.stamp(i, p)
       const then = r.files[i]!
       if (now.size !== then.size || now.mtimeUs !== then.mtimeUs) return false
     }
     return true
   }
 
+  /** A file's size and mtime for resume data; pad files are not on disk and stamp as nothing. */
+  private stamp(file: number, path: string): Promise<{ size: number; mtimeUs: number }> {
+    return this.layout.files[file]!.pad ? Promise.resolve({ size: 0, mtimeUs: 0 }) : fileStamp(path)
+  }
+
   /** Reads a byte range of the torrent; undefined if any part is missing or short on disk. */
   private async readSpan(offset: number, length: number): Promise<Uint8Array | undefined> {
     const out = new Uint8Array(length)
     for (const s of this.spans(offset, length)) {
+      if (s.pad) continue // zeros, as the buffer already is
       const fh = await this.handle(s.file, false)
       if (!fh) return undefined
       const { bytesRead } = await this.io(s.file, 'read', () => fh.read(out, s.at, s.length, s.position))
@@ -235,7 +244,8 @@ export class PieceStore {
     for (const [file, f] of this.layout.files.entries()) {
       const from = Math.max(offset, f.offset)
       const to = Math.min(end, f.offset + f.length)
-      if (from < to) yield { file, position: from - f.offset, at: from - offset, length: to - from }
+      if (from < to)
+        yield { file, pad: f.pad === true, position: from - f.offset, at: from - offset, length: to - from }
     }
   }
 

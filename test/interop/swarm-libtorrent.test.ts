@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -167,7 +167,7 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       mkdirSync(leechDir)
       const files = multiFileTree(join(dataDir, 'tree'))
       const torrent = join(dir, 'tree.torrent')
-      // `punchswarm create` makes the torrent (libtorrent 2.0 would add BEP 47 pad files); `seed` serves it from --dir.
+      // `punchswarm create` makes the torrent; `seed` serves it from --dir.
       const infoHash = punchswarmCreate(join(dataDir, 'tree'), torrent, ['--piece-length', '64k'])
       const seed = cli(['seed', torrent, '--dir', dataDir, '-p', '0', ...cliOnly(t), '--json'])
       const port = await listeningPort(seed)
@@ -184,6 +184,30 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       expect(peers.every((e) => e.transport === t)).toBe(true)
     }, 90_000)
   }
+
+  it('serves and fetches a multi-file torrent made by libtorrent, whose BEP 47 pad files never touch the disk', async () => {
+    const dir = tempDir()
+    const dataDir = join(dir, 'data')
+    const files = multiFileTree(join(dataDir, 'tree'))
+    const torrent = join(dir, 'tree.torrent')
+    await LibtorrentPeer.create(join(dataDir, 'tree'), torrent, [], 64 * 1024)
+    const seed = cli(['seed', torrent, '--dir', dataDir, '-p', '0', '--json'])
+    const port = await listeningPort(seed)
+    // libtorrent downloads it from punchswarm...
+    const leechDir = join(dir, 'leech')
+    mkdirSync(leechDir)
+    const leecher = lt({ torrent, save: leechDir })
+    await leecher.port()
+    leecher.connect('127.0.0.1', port)
+    await leecher.waitFor((e) => e.event === 'finished', 75_000)
+    expectSameFiles(files, join(leechDir, 'tree'))
+    // ...and punchswarm downloads it too, writing only the real files.
+    const outDir = join(dir, 'out')
+    const get = cli(['get', torrent, '-o', outDir, '-p', '0', '--peer', `127.0.0.1:${port}`, '--json'])
+    expect(await exitCode(get, 75_000)).toBe(0)
+    expectSameFiles(files, join(outDir, 'tree'))
+    expect(existsSync(join(outDir, 'tree', '.pad'))).toBe(false)
+  }, 120_000)
 
   it('get fetches the metadata of a magnet link from a libtorrent seeder (BEP 9) and completes (uTP only)', async () => {
     const s = await libtorrentSeeder('utp')
