@@ -227,7 +227,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     }
     this.links.set(id, link)
     wire.use(utMetadata(this.metainfo?.infoBytes))
-    wire.use(utPex())
+    // BEP 27: a private torrent's peers come from its trackers only, so no peer exchange.
+    if (!this.metainfo?.private) wire.use(utPex())
     wire.setKeepAlive(true)
     wire.handshake(this.options.infoHash, this.options.peerId, { dht: false })
     this.wireEvents(link)
