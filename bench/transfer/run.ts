@@ -1,0 +1,527 @@
+import { type ChildProcess, execFileSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import bencode from 'bencode'
+import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import { createLibtorrentTorrent, libtorrentCpu } from '../utp/lt-process.js'
+import type { Cpu } from '../utp/messages.js'
+import { cpuOf, type UdpCounters, udpCounters, udpDelta } from '../utp/proc.js'
+import { CliProcess } from './cli-process.js'
+
+/**
+ * Whole-torrent transfer on loopback, one seeder and one leecher process per case: punchswarm's
+ * `seed`/`get` against libtorrent, each over TCP and over uTP, the four cases interleaved in every
+ * round, the same libtorrent-made .torrent for all of them.
+ * Usage: node dist/bench/transfer/run.js [rounds=3] [MiB=256]
+ * BENCH_TRANSFER_CLI=<path> runs another punchswarm CLI entry point (default dist/client/cli/main.js).
+ * BENCH_TRANSFER_CPU_PROF=<dir> runs the punchswarm seed and get processes with --cpu-prof into <dir>.
+ */
+const CLI =
+  process.env.BENCH_TRANSFER_CLI ?? fileURLToPath(new URL('../../client/cli/main.js', import.meta.url))
+const MiB = 1024 * 1024
+const rounds = Number(process.argv[2] ?? 3)
+const mib = Number(process.argv[3] ?? 256)
+const BYTES = mib * MiB
+const LT_BUFFERS = 4 * MiB
+/** No new bytes at the leecher for this long: the transfer stalled. */
+const STALL_MS = 20_000
+/** One transfer may take at most this long (1 MiB/s). */
+const CAP_MS = Math.max(60_000, mib * 1000)
+const FILE_NAME = 'payload.bin'
+
+type Transport = 'tcp' | 'utp'
+type CaseName = 'punchswarm TCP' | 'punchswarm uTP' | 'libtorrent TCP' | 'libtorrent uTP'
+
+interface RunResult {
+  seconds: number
+  /** CPU seconds of the seeding and the leeching process over the transfer. */
+  seedCpu: number
+  leechCpu: number
+  udp: UdpCounters
+  verified: string
+  /** punchswarm leecher: spawn to its `listening` event (Node start, torrent load, listen), wall and CPU. */
+  startup?: { seconds: number; cpu: number }
+  /** The leecher's own `complete.seconds` (punchswarm). */
+  selfReported?: number
+}
+
+interface Failure {
+  failure: string
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
+}
+const total = (c: Cpu) => c.user + c.system
+
+// Everything started here is killed by PID on the way out, and the temp dir goes with it.
+const live = new Set<ChildProcess>()
+let tmp: string | undefined
+function cleanup(): void {
+  for (const c of live) {
+    try {
+      if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL')
+    } catch {}
+  }
+  live.clear()
+  if (tmp) rmSync(tmp, { recursive: true, force: true })
+  tmp = undefined
+}
+process.on('exit', cleanup)
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    cleanup()
+    process.exit(130)
+  })
+
+function track(child: ChildProcess): void {
+  live.add(child)
+  child.once('exit', () => live.delete(child))
+}
+
+/** Polls until `done()`, failing on `check()`'s answer or after `capMs`. */
+async function until(done: () => boolean, check: () => string | undefined, capMs: number): Promise<void> {
+  const start = performance.now()
+  while (!done()) {
+    const problem =
+      check() ?? (performance.now() - start > capMs ? `no result within ${capMs} ms` : undefined)
+    if (problem) throw new Error(problem)
+    await sleep(20)
+  }
+}
+
+/** Calls back with a reason once `bytes()` has not grown for `ms`. */
+function stallWatch(bytes: () => number, describe: () => string, ms = STALL_MS): () => string | undefined {
+  let seen = -1
+  let since = performance.now()
+  return () => {
+    const b = bytes()
+    if (b !== seen) {
+      seen = b
+      since = performance.now()
+      return undefined
+    }
+    return performance.now() - since > ms
+      ? `stalled: no new bytes for ${ms / 1000} s at ${b} of ${BYTES}; ${describe()}`
+      : undefined
+  }
+}
+
+/**
+ * Waits until process `pid` is idle (under 10% of a core over 250 ms), so a seeder that checks its
+ * data after it starts listening has finished before the clock starts. Gives up after `capMs`.
+ */
+async function settle(pids: number[], capMs = 120_000): Promise<void> {
+  const start = performance.now()
+  let before = pids.map((p) => total(cpuOf(p)))
+  while (performance.now() - start < capMs) {
+    await sleep(250)
+    const now = pids.map((p) => total(cpuOf(p)))
+    if (now.every((c, i) => c - before[i]! < 0.025)) return
+    before = now
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+async function check(path: string, sha256: string): Promise<string> {
+  if (!existsSync(path)) return `MISMATCH: ${path} missing`
+  const got = await sha256Of(path)
+  return got === sha256 ? 'sha256 ok' : `MISMATCH: sha256 ${got.slice(0, 12)}`
+}
+
+const transportFlag = (t: Transport) => (t === 'tcp' ? '--no-utp' : '--no-tcp')
+
+async function punchswarmRun(
+  transport: Transport,
+  torrent: string,
+  seedDir: string,
+  sha256: string,
+  label: string,
+): Promise<RunResult> {
+  const leechDir = join(tmp!, `leech-${label}`)
+  mkdirSync(leechDir)
+  const seeder = new CliProcess(
+    CLI,
+    ['seed', torrent, '--dir', seedDir, '-p', '0', '--json', transportFlag(transport)],
+    tmp!,
+  )
+  track(seeder.child)
+  let leecher: CliProcess | undefined
+  try {
+    await until(
+      () => seeder.first('listening') !== undefined,
+      () => seeder.problem('seed'),
+      60_000,
+    )
+    const port = seeder.first('listening')!.e.port
+    await settle([seeder.pid])
+    if (seeder.problem('seed')) throw new Error(seeder.problem('seed'))
+
+    const udpBefore = udpCounters()
+    const seedCpu0 = cpuOf(seeder.pid)
+    let seedCpu1: Cpu | undefined
+    const t0 = performance.now()
+    const l = new CliProcess(
+      CLI,
+      [
+        'get',
+        torrent,
+        '-o',
+        leechDir,
+        '-p',
+        '0',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--json',
+        transportFlag(transport),
+        '--timeout',
+        String(Math.ceil(CAP_MS / 1000)),
+      ],
+      tmp!,
+      (ev) => {
+        if (ev.e.event === 'complete') seedCpu1 ??= seeder.sampleCpu()
+      },
+    )
+    leecher = l
+    track(l.child)
+    l.child.once('exit', () => {
+      seedCpu1 ??= seeder.sampleCpu()
+    })
+    const anyProgress = () => l.first('progress') !== undefined
+    const stalled = stallWatch(
+      () => l.last('progress')?.downloaded ?? 0,
+      () => `leecher progress ${JSON.stringify(l.last('progress'))}; stderr ${l.stderr.trim().slice(-400)}`,
+    )
+    const stalledEarly = stallWatch(
+      () => 0,
+      () => 'the leecher printed no progress event',
+      60_000,
+    )
+    const done = () => l.first('complete') !== undefined || (l.gone && l.child.exitCode === 0)
+    await until(
+      done,
+      () => seeder.problem('seed') ?? l.problem('get', true) ?? (anyProgress() ? stalled() : stalledEarly()),
+      CAP_MS,
+    )
+    const complete = l.first('complete')
+    const end = complete?.at ?? l.exitedAt!
+    const leechCpu = complete?.cpu ?? l.sampleCpu()
+    const udp = udpDelta(udpBefore, udpCounters())
+    // Exit status after `complete`: the CLI must still exit 0 on its own.
+    const exited = await l.exited(15_000)
+    let verified = await check(join(leechDir, FILE_NAME), sha256)
+    if (!exited) verified += '; get did not exit within 15 s of complete'
+    else if (l.child.exitCode !== 0) verified += `; get exited ${l.child.exitCode ?? l.child.signalCode}`
+    const seen = new Set([...l.all('peer'), ...seeder.all('peer')].map((p) => p.transport))
+    if (seen.size && (seen.size > 1 || !seen.has(transport)))
+      verified += `; peer transports seen: ${[...seen].join(', ')}`
+    const first = l.first('listening')
+    return {
+      seconds: (end - t0) / 1000,
+      seedCpu: total(seedCpu1 ?? seeder.sampleCpu()!) - total(seedCpu0),
+      leechCpu: leechCpu ? total(leechCpu) : Number.NaN,
+      udp,
+      verified,
+      ...(first?.cpu ? { startup: { seconds: (first.at - t0) / 1000, cpu: total(first.cpu) } } : {}),
+      ...(complete ? { selfReported: complete.e.seconds } : {}),
+    }
+  } finally {
+    await Promise.all([seeder.stop(), leecher?.stop()])
+    rmSync(leechDir, { recursive: true, force: true })
+  }
+}
+
+function waitForStatus(p: LibtorrentPeer, pred: (e: LtPeerStatus) => boolean) {
+  return p.waitFor((e) => e.event === 'status' && pred(e), 60_000)
+}
+
+async function libtorrentRun(
+  transport: Transport,
+  torrent: string,
+  seedDir: string,
+  sha256: string,
+  label: string,
+): Promise<RunResult> {
+  const leechDir = join(tmp!, `leech-${label}`)
+  mkdirSync(leechDir)
+  const options = { torrent, utp: transport === 'utp', tcp: transport === 'tcp', buffers: LT_BUFFERS }
+  const seeder = LibtorrentPeer.start({ ...options, save: seedDir, seed: true })
+  const leecher = LibtorrentPeer.start({ ...options, save: leechDir, seed: false })
+  track(seeder.child)
+  track(leecher.child)
+  try {
+    const seedPort = await seeder.port()
+    await Promise.all([
+      waitForStatus(seeder, (e) => e.seeding === true),
+      waitForStatus(leecher, (e) => e.state === 'downloading'),
+    ])
+    await settle([seeder.pid, leecher.pid])
+    const udpBefore = udpCounters()
+    const cpu0 = [libtorrentCpu(seeder), libtorrentCpu(leecher)]
+    const t0 = performance.now()
+    leecher.connect('127.0.0.1', seedPort)
+    const isFinished = (e: { event: string }) => e.event === 'finished'
+    let cpu1: Cpu[] | undefined
+    const downloaded = () =>
+      (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
+    const stalled = stallWatch(downloaded, () => `leecher status ${JSON.stringify(leecher.events.at(-1))}`)
+    await until(
+      () => {
+        if (leecher.timeOf(isFinished) === undefined) return false
+        cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
+        return true
+      },
+      () => {
+        const err = leecher.last((e) => e.event === 'error') ?? seeder.last((e) => e.event === 'error')
+        if (err) return `libtorrent error: ${JSON.stringify(err)}`
+        if (leecher.child.exitCode !== null || seeder.child.exitCode !== null)
+          return 'libtorrent driver exited'
+        return stalled()
+      },
+      CAP_MS,
+    )
+    const seconds = (leecher.timeOf(isFinished)! - t0) / 1000
+    const udp = udpDelta(udpBefore, udpCounters())
+    // libtorrent may still hold the file open with writes pending: stop it before hashing.
+    await Promise.all([seeder.stop(), leecher.stop()])
+    return {
+      seconds,
+      seedCpu: total(cpu1![0]!) - total(cpu0[0]!),
+      leechCpu: total(cpu1![1]!) - total(cpu0[1]!),
+      udp,
+      verified: await check(join(leechDir, FILE_NAME), sha256),
+    }
+  } finally {
+    await Promise.all([seeder.stop(), leecher.stop()])
+    rmSync(leechDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The commit of the punchswarm tree whose CLI runs (three levels above dist/client/cli/main.js), and
+ * whether its protocol/ or client/ had uncommitted changes.
+ */
+function codeVersion(): string {
+  const root = join(dirname(CLI), '..', '..', '..')
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim()
+    const dirty = git('status', '--porcelain', '--', 'protocol', 'client') !== ''
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in protocol/ or client/' : ''}`
+  } catch {
+    return 'unknown (not a git work tree)'
+  }
+}
+
+/** 1, 5 and 15 minute load averages: how busy the shared machine was around the run. */
+const loadOf = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
+
+function libtorrentAvailable(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import libtorrent'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Whether the CLI has `seed` and `get` (their help names them); otherwise why not. */
+function punchswarmCliProblem(): string | undefined {
+  for (const sub of ['seed', 'get']) {
+    let out: string
+    try {
+      out = execFileSync(process.execPath, [CLI, sub, '--help'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    } catch (err) {
+      const e = err as { status?: number; stderr?: string; stdout?: string }
+      out = `${e.stdout ?? ''}${e.stderr ?? ''}`
+      if (!out.includes(`punchswarm ${sub}`))
+        return `\`node ${CLI} ${sub} --help\` failed (exit ${e.status}): ${out.trim().split('\n')[0]}`
+    }
+    if (!out.includes(`Usage: punchswarm ${sub}`))
+      return `\`node ${CLI} ${sub} --help\` does not describe \`${sub}\` (the command is not there yet)`
+  }
+  return undefined
+}
+
+/** N MiB of random bytes in `path`; returns their sha256. */
+function writePayload(path: string): string {
+  const hash = createHash('sha256')
+  const fd = openSync(path, 'w')
+  try {
+    for (let i = 0; i < mib; i++) {
+      const chunk = randomBytes(MiB)
+      hash.update(chunk)
+      writeSync(fd, chunk)
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return hash.digest('hex')
+}
+
+function pieceLength(torrent: string): number {
+  const t = bencode.decode(readFileSync(torrent)) as { info: { 'piece length': number } }
+  return t.info['piece length']
+}
+
+const mbps = (r: RunResult) => BYTES / r.seconds / 1e6
+const msPerMiB = (cpu: number) => (cpu / mib) * 1000
+const pct = (cpu: number, seconds: number) => `${Math.round((cpu / seconds) * 100)}%`
+
+const HEADER =
+  '| case | MB/s | seconds | seeder CPU ms/MiB (busy) | leecher CPU ms/MiB (busy) | UDP RcvbufErrors | check |'
+const RULE = '| --- | --- | --- | --- | --- | --- | --- |'
+
+function rowOf(name: string, r: RunResult | Failure): string {
+  if ('failure' in r) return `| ${name} | FAILED | | | | | ${r.failure.replace(/\s+/g, ' ').slice(0, 300)} |`
+  return `| ${name} | ${mbps(r).toFixed(1)} | ${r.seconds.toFixed(2)} | ${msPerMiB(r.seedCpu).toFixed(2)} (${pct(r.seedCpu, r.seconds)}) | ${msPerMiB(r.leechCpu).toFixed(2)} (${pct(r.leechCpu, r.seconds)}) | ${r.udp.rcvbufErrors} | ${r.verified} |`
+}
+
+async function main(): Promise<void> {
+  tmp = mkdtempSync(join(tmpdir(), 'punchswarm-transfer-bench-'))
+  const seedDir = join(tmp, 'seed')
+  mkdirSync(seedDir)
+  const file = join(seedDir, FILE_NAME)
+  const sha256 = writePayload(file)
+  if (!libtorrentAvailable()) {
+    console.log('python3-libtorrent is not importable: the bench needs it to make the torrent; stopping')
+    process.exitCode = 1
+    return
+  }
+  const torrent = join(tmp, 'payload.torrent')
+  await createLibtorrentTorrent(file, torrent)
+  const cliProblem = punchswarmCliProblem()
+
+  type Run = (label: string) => Promise<RunResult>
+  const cases: [CaseName, Run][] = []
+  if (!cliProblem)
+    cases.push(
+      ['punchswarm TCP', (l) => punchswarmRun('tcp', torrent, seedDir, sha256, l)],
+      ['punchswarm uTP', (l) => punchswarmRun('utp', torrent, seedDir, sha256, l)],
+    )
+  cases.push(
+    ['libtorrent TCP', (l) => libtorrentRun('tcp', torrent, seedDir, sha256, l)],
+    ['libtorrent uTP', (l) => libtorrentRun('utp', torrent, seedDir, sha256, l)],
+  )
+
+  console.log(
+    `transfer bench: one ${mib} MiB file (random bytes), one seeder and one leecher over 127.0.0.1, ${rounds} rounds, cases interleaved; ` +
+      `torrent made by libtorrent, piece length ${pieceLength(torrent) / 1024} KiB; MB = 10^6 bytes; CPU = user + system of the whole process per MiB moved, (busy) = CPU / wall time`,
+  )
+  console.log(
+    `punchswarm: ${CLI} at ${codeVersion()}; node ${process.version}; load average before: ${loadOf()}`,
+  )
+  if (cliProblem) console.log(`punchswarm cases skipped: ${cliProblem}`)
+  const results = new Map<CaseName, (RunResult | Failure)[]>()
+  for (let round = 1; round <= rounds; round++) {
+    const lines: string[] = []
+    for (const [name, run] of cases) {
+      let r: RunResult | Failure
+      try {
+        r = await run(`${round}-${name.replace(/\W+/g, '-')}`)
+      } catch (err) {
+        r = { failure: (err as Error).message }
+      }
+      results.set(name, [...(results.get(name) ?? []), r])
+      lines.push(rowOf(name, r))
+      await sleep(500)
+    }
+    console.log(`\nround ${round} (load average ${loadOf()})\n${HEADER}\n${RULE}\n${lines.join('\n')}`)
+  }
+
+  const ok = (name: CaseName) => (results.get(name) ?? []).filter((r): r is RunResult => !('failure' in r))
+  console.log(`\nmedians of ${rounds} rounds\n${HEADER}\n${RULE}`)
+  const med = new Map<CaseName, { mbps: number; seedCpu: number; leechCpu: number }>()
+  for (const [name] of cases) {
+    const rs = ok(name)
+    const failed = (results.get(name)?.length ?? 0) - rs.length
+    if (rs.length === 0) {
+      console.log(`| ${name} | FAILED in every round | | | | | |`)
+      continue
+    }
+    const m = {
+      mbps: median(rs.map(mbps)),
+      seedCpu: median(rs.map((r) => msPerMiB(r.seedCpu))),
+      leechCpu: median(rs.map((r) => msPerMiB(r.leechCpu))),
+    }
+    med.set(name, m)
+    const busy = (f: (r: RunResult) => number) =>
+      `${Math.round(median(rs.map((r) => f(r) / r.seconds)) * 100)}%`
+    const bad = rs.filter((r) => r.verified !== 'sha256 ok')
+    console.log(
+      `| ${name} | ${m.mbps.toFixed(1)} | ${median(rs.map((r) => r.seconds)).toFixed(2)} | ${m.seedCpu.toFixed(2)} (${busy((r) => r.seedCpu)}) | ${m.leechCpu.toFixed(2)} (${busy((r) => r.leechCpu)}) | ${median(rs.map((r) => r.udp.rcvbufErrors))} | ${bad.length ? bad.map((r) => r.verified).join('; ') : 'sha256 ok'}${failed ? `, ${failed} of ${rounds} failed` : ''} |`,
+    )
+  }
+
+  console.log('\npunchswarm / libtorrent (medians)')
+  const targets: string[] = []
+  for (const [t, label, need] of [
+    ['TCP', 'within 20% of libtorrent', 0.8],
+    ['uTP', 'at least libtorrent', 1.0],
+  ] as const) {
+    const x = med.get(`punchswarm ${t}`)
+    const y = med.get(`libtorrent ${t}`)
+    if (!x || !y) {
+      console.log(`${t}: no ratio (a case has no successful run)`)
+      continue
+    }
+    const r = x.mbps / y.mbps
+    console.log(
+      `${t}: throughput ${r.toFixed(2)}x, seeder CPU per MiB ${(x.seedCpu / y.seedCpu).toFixed(2)}x, leecher CPU per MiB ${(x.leechCpu / y.leechCpu).toFixed(2)}x`,
+    )
+    targets.push(
+      `${t} throughput ${label} (>= ${need.toFixed(2)}x): ${r >= need ? 'met' : 'not met'} (${r.toFixed(2)}x)`,
+    )
+  }
+  for (const t of targets) console.log(`target: ${t}`)
+
+  for (const name of ['punchswarm TCP', 'punchswarm uTP'] as const) {
+    const rs = ok(name)
+    const st = rs.filter((r) => r.startup).map((r) => r.startup!)
+    if (st.length)
+      console.log(
+        `${name} leecher start-up (spawn to its listening event; inside the timed span): median ${median(st.map((s) => s.seconds)).toFixed(2)} s, ${(median(st.map((s) => s.cpu)) * 1000).toFixed(0)} ms CPU; from listening to complete: ${median(rs.filter((r) => r.startup).map((r) => BYTES / (r.seconds - r.startup!.seconds) / 1e6)).toFixed(1)} MB/s`,
+      )
+    const self = rs.filter((r) => r.selfReported !== undefined).map((r) => r.selfReported!)
+    if (self.length)
+      console.log(`${name} leecher's own complete.seconds: median ${median(self).toFixed(2)} s`)
+  }
+  console.log(`load average after: ${loadOf()}`)
+  for (const [name, rs] of results)
+    for (const r of rs) if ('failure' in r) console.log(`FAILED ${name}: ${r.failure}`)
+}
+
+try {
+  await main()
+} finally {
+  cleanup()
+}
