@@ -5,8 +5,10 @@ import { StorageError, throwIfAborted } from '../../protocol/errors.js'
 import type { TorrentLayout } from '../metainfo/metainfo-types.js'
 import { fileStamp, readResumeData, writeResumeData } from './fast-resume.js'
 
-/** Resume data is rewritten after this many newly verified pieces (and on close). */
+/** Resume data is rewritten after this many newly verified pieces (and on close)... */
 export const RESUME_SAVE_EVERY_PIECES = 16
+/** ...and no more often than every this many bytes of them: each save fsyncs the files. */
+export const RESUME_SAVE_EVERY_BYTES = 16 * 1024 * 1024
 
 /** Options of {@link PieceStore.open}. */
 export interface PieceStoreOptions {
@@ -43,6 +45,8 @@ export class PieceStore {
   private readonly handles = new Map<number, Promise<FileHandle>>()
   private readonly paths: string[]
   private sinceSave = 0
+  /** Files written since the last fsync: a resume save syncs them before it records any piece. */
+  private readonly unsynced = new Set<number>()
   private saving: Promise<void> = Promise.resolve()
   private closed = false
 
@@ -119,8 +123,8 @@ export class PieceStore {
   }
 
   /**
-   * Stores a whole piece if its SHA-1 matches; returns false and writes nothing otherwise. The data is
-   * fsynced before the piece counts as verified.
+   * Stores a whole piece if its SHA-1 matches; returns false and writes nothing otherwise. The piece is
+   * served at once; it is fsynced (with every piece written since) before resume data records it.
    */
   async writePiece(index: number, data: Uint8Array): Promise<boolean> {
     this.assertOpen()
@@ -128,23 +132,22 @@ export class PieceStore {
     const digest = createHash('sha1').update(data).digest()
     if (!digest.equals(this.layout.pieceHashes.subarray(index * 20, index * 20 + 20))) return false
     if (this.has(index)) return true
-    const touched = new Set<number>()
     for (const s of this.spans(index * this.layout.pieceLength, data.length)) {
       if (s.pad) continue
       const fh = await this.handle(s.file, true)
       await this.io(s.file, 'write', () => fh!.write(data, s.at, s.length, s.position))
-      touched.add(s.file)
-    }
-    for (const f of touched) {
-      const fh = await this.handle(f, true)
-      await this.io(f, 'fsync', () => fh!.sync())
+      this.unsynced.add(s.file)
     }
     if (!this.has(index)) {
       this.have[index >> 3]! |= 0x80 >> (index & 7)
       this.verified++
     }
     if (this.verified === this.pieceCount) await this.createEmptyFiles()
-    if (++this.sinceSave >= RESUME_SAVE_EVERY_PIECES || this.verified === this.pieceCount) {
+    const everyPieces = Math.max(
+      RESUME_SAVE_EVERY_PIECES,
+      Math.ceil(RESUME_SAVE_EVERY_BYTES / this.layout.pieceLength),
+    )
+    if (++this.sinceSave >= everyPieces || this.verified === this.pieceCount) {
       await this.saveResume()
     }
     return true
@@ -189,9 +192,16 @@ export class PieceStore {
   /** Records verified pieces; serialised so two saves never interleave. */
   private saveResume(): Promise<void> {
     const run = async () => {
-      // Snapshot first: every piece in it was fsynced before its bit was set.
+      // Snapshot first, then fsync: every piece in the snapshot was written before it, so the sync
+      // covers it, and the record below never claims a piece that is not durably on disk.
       const bitfield = this.bitfield()
       this.sinceSave = 0
+      const dirty = [...this.unsynced]
+      this.unsynced.clear()
+      for (const f of dirty) {
+        const fh = await this.handle(f, true)
+        await this.io(f, 'fsync', () => fh!.sync())
+      }
       const files = []
       for (const [i, p] of this.paths.entries()) files.push(await this.stamp(i, p))
       await writeResumeData(this.resumePath, {

@@ -376,7 +376,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       Math.max(MIN_PIPELINE, Math.ceil((link.down.perSecond * 2) / BLOCK_BYTES)),
     )
     const inFlight = link.wire.requests.length
-    if (inFlight >= want) return
+    // Top up in batches: each pick may scan the pieces, so not once per arriving block.
+    if (want - inFlight < Math.max(1, want >> 3)) return
     const blocks = picker.pick(link.id, (i) => link.wire.peerPieces.get(i), want - inFlight)
     for (const req of blocks) this.request(link, req)
   }
