@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
-import { startTracker } from '../../tracker/tracker-server.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
 import { renderStatsTable } from '../stats/stats-table.js'
@@ -18,6 +17,8 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
  * stays on 127.0.0.1.
  */
 async function runDemo(): Promise<void> {
+  // Loaded on use so the other commands start without fastify.
+  const { startTracker } = await import('../../tracker/tracker-server.js')
   const tracker = await startTracker({ host: '127.0.0.1', port: 0 })
   const sockets: UdpSocket[] = []
   const clients: RendezvousClient[] = []

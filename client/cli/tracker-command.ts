@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import pino from 'pino'
-import { startTracker } from '../../tracker/tracker-server.js'
 import { parsePort, parsePositiveInt } from './parse-port.js'
 
 interface TrackerFlags {
@@ -28,6 +26,9 @@ export function registerTrackerCommand(program: Command): void {
     .option('--interval <seconds>', 'announce interval asked of clients', '1800')
     .option('--log-level <level>', 'pino log level on stderr', 'info')
     .action(async (flags: TrackerFlags) => {
+      // Loaded here, not at the top: `punchswarm get` should not pay for fastify and pino at start-up.
+      const { default: pino } = await import('pino')
+      const { startTracker } = await import('../../tracker/tracker-server.js')
       const logger = pino({ level: flags.logLevel }, pino.destination(2))
       const tracker = await startTracker(
         {
