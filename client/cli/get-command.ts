@@ -82,7 +82,7 @@ export function registerGetCommand(program: Command): void {
         await new Promise<void>((done, fail) => {
           if (session.complete) return done()
           session.once('complete', () => done())
-          session.once('error', fail)
+          session.on('error', fail)
           const stop = () =>
             fail(new UsageError('USAGE_BAD_ARGUMENT', 'interrupted before the download completed'))
           process.once('SIGINT', stop)

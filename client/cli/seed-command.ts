@@ -82,13 +82,18 @@ export function registerSeedCommand(program: Command): void {
       )
       for (const p of peers) session.addPeer(p.address, p.port)
       const stopTracking = out.track(session, 'seeding')
-      await new Promise<void>((done) => {
-        const stop = () => done()
-        process.once('SIGINT', stop)
-        process.once('SIGTERM', stop)
-      })
-      stopTracking()
-      await client.close()
+      try {
+        await new Promise<void>((done, fail) => {
+          const stop = () => done()
+          process.once('SIGINT', stop)
+          process.once('SIGTERM', stop)
+          // A disk failure ends the seed with its one-line error.
+          session.on('error', fail)
+        })
+      } finally {
+        stopTracking()
+        await client.close()
+      }
     })
 }
 

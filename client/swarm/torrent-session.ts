@@ -261,7 +261,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       }
       if (ext === 'handshake' && !this.metainfo && wire.ut_metadata) wire.ut_metadata.fetch()
     })
-    wire.ut_metadata?.on('metadata', () => this.onMetadata(wire.ut_metadata!.metadata!))
+    wire.ut_metadata?.on('metadata', () => {
+      this.onMetadata(wire.ut_metadata!.metadata!).catch((err: PunchswarmError) => this.emit('error', err))
+    })
     wire.ut_metadata?.on('warning', () => {})
     wire.ut_pex?.on('peer', (peer: string) => {
       const i = peer.lastIndexOf(':')
