@@ -52,6 +52,8 @@ declare module 'bittorrent-protocol' {
     setKeepAlive(enable: boolean): void
     setTimeout(ms: number, unref?: boolean): void
     pipe<T>(destination: T): T
+    pause(): this
+    resume(): this
     destroy(err?: Error): void
     end(): void
   }

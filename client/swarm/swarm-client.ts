@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { createServer, type Server, Socket, connect as tcpConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import Wire from 'bittorrent-protocol'
 import type { Logger } from 'pino'
@@ -188,9 +188,36 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     })
     wire.on('error', () => stream.destroy())
     wire.on('close', () => stream.destroy())
-    ;(stream.pipe(wire as unknown as NodeJS.WritableStream) as unknown as Wire).pipe(stream)
+    stream.pipe(wire as unknown as NodeJS.WritableStream)
+    if (stream instanceof Socket) corkedPipe(wire, stream)
+    else wire.pipe(stream)
     return wire
   }
+}
+
+/**
+ * Wire to TCP socket, one write per event-loop turn: the wire emits each message on its own (a
+ * 17-byte request, a have), and with Nagle off each would be its own syscall and segment. Corking
+ * until the turn ends sends them together. (uTP needs no such thing: its endpoint already packs a
+ * turn's writes into full packets.)
+ */
+function corkedPipe(wire: Wire, socket: Socket): void {
+  let corked = false
+  wire.on('data', (chunk: Uint8Array) => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      setImmediate(() => {
+        corked = false
+        socket.uncork()
+      })
+    }
+    if (!socket.write(chunk)) {
+      wire.pause()
+      socket.once('drain', () => wire.resume())
+    }
+  })
+  wire.on('end', () => socket.end())
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
