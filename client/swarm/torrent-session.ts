@@ -154,8 +154,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     })
     this.announcer.on('warning', (m) => this.emit('warning', `tracker: ${m}`))
     this.announcer.on('error', (e) => this.emit('warning', `tracker: ${e.message}`))
+    // A torrent complete from the start announces `started` with left=0, not `completed` (BEP 3:
+    // that event is for a download finishing), so the tracker's completed count stays true.
     this.announcer.start()
-    if (this.complete) this.announcer.completed()
     this.scheduleChoke()
     this.scheduleTick()
   }

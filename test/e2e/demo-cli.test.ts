@@ -7,6 +7,7 @@ describe('punchswarm demo', () => {
     const code = await p.exited
     expect(code, p.stderr()).toBe(0)
     expect(p.stdout()).toMatch(/both punched/)
+    expect(p.stdout()).toMatch(/downloaded it over utp in [\d.]+ s; sha256 matches/)
     expect(p.stdout()).toMatch(/punch attempts\s+successes\s+failures\n1\s+1\s+0/)
   }, 30_000)
 })
