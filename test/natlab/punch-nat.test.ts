@@ -1,0 +1,203 @@
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { encodePacket } from '../../protocol/utp/utp-packet.js'
+import { CLI_PATH } from '../helpers/cli-process.js'
+import { isRoot, prerequisite } from '../helpers/require-tool.js'
+import { createLab, type Lab, type SiteKind } from './lab/netns-lab.js'
+
+const gate = prerequisite('root (network namespaces and iptables)', isRoot())
+const PEER = fileURLToPath(new URL('../../dist/test/natlab/lab/punch-peer.js', import.meta.url))
+
+let lab: Lab | undefined
+afterEach(() => {
+  lab?.destroy()
+  lab = undefined
+})
+
+type Line = Record<string, unknown> & { event: string }
+
+/** Collects a child's JSON lines; resolves the first one matching `pred`. */
+function lines(child: ChildProcess) {
+  const seen: Line[] = []
+  let buf = ''
+  let err = ''
+  const waiters = new Set<() => void>()
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString()
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const l = buf.slice(0, nl)
+      buf = buf.slice(nl + 1)
+      if (l.startsWith('{')) seen.push(JSON.parse(l) as Line)
+      else seen.push({ event: 'text', text: l })
+      for (const w of [...waiters]) w()
+    }
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  return {
+    seen,
+    wait(pred: (l: Line) => boolean, ms = 20_000): Promise<Line> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = seen.find(pred)
+          if (hit) {
+            waiters.delete(check)
+            clearTimeout(t)
+            resolve(hit)
+          }
+        }
+        const t = setTimeout(() => {
+          waiters.delete(check)
+          reject(
+            new Error(
+              `no matching line in ${ms} ms; seen ${JSON.stringify(seen)}; stderr ${err.slice(-400)}`,
+            ),
+          )
+        }, ms)
+        waiters.add(check)
+        check()
+      })
+    },
+  }
+}
+
+/** The tracker on the public side, a target at site `a`, a requester at site `b`; punch, then uTP. */
+async function punchPair(a: SiteKind, b: SiteKind) {
+  lab = createLab([
+    { name: 'a', kind: a },
+    { name: 'b', kind: b },
+  ])
+  const tracker = lines(
+    lab.spawn(lab.trackerNs, [
+      process.execPath,
+      CLI_PATH,
+      'tracker',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '6969',
+      '--log-level',
+      'warn',
+    ]),
+  )
+  await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+  const announce = `http://${lab.trackerIp}:6969/announce`
+  const infoHash = randomBytes(20).toString('hex')
+  const targetId = randomBytes(20).toString('hex')
+  const base = { tracker: announce, infoHash, bytes: 2 * 1024 * 1024 }
+  const target = lines(
+    lab.spawn(lab.sites.get('a')!.hostNs, [
+      process.execPath,
+      PEER,
+      JSON.stringify({ ...base, role: 'target', peerId: targetId }),
+    ]),
+  )
+  const registered = await target.wait((l) => l.event === 'registered' || l.event === 'error')
+  expect(registered.event).toBe('registered')
+  const requester = lines(
+    lab.spawn(lab.sites.get('b')!.hostNs, [
+      process.execPath,
+      PEER,
+      JSON.stringify({
+        ...base,
+        role: 'requester',
+        peerId: randomBytes(20).toString('hex'),
+        targetPeerId: targetId,
+      }),
+    ]),
+  )
+  const done = await requester.wait((l) => l.event === 'done' || l.event === 'error', 40_000)
+  return { lab, target, requester, registered, done }
+}
+
+describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namespaces)', () => {
+  it('two peers behind two cone NATs punch through and move 2 MiB over uTP, with no port forwarding', async () => {
+    const { done, registered, requester } = await punchPair('cone', 'cone')
+    expect(registered.natClass).toBe('cone')
+    expect(done).toMatchObject({ event: 'done', bytes: 2 * 1024 * 1024, match: true })
+    // The path the requester punched is the target router's public address, not anything private.
+    const punched = requester.seen.find((l) => l.event === 'punched') as unknown as {
+      address: { address: string }
+    }
+    expect(punched.address.address).toBe('198.18.1.2')
+  }, 90_000)
+
+  it('a peer behind a cone NAT reaches a public peer, and a public peer reaches one behind a cone NAT', async () => {
+    const first = await punchPair('public', 'cone')
+    expect(first.done).toMatchObject({ event: 'done', match: true })
+    first.lab.destroy()
+    const second = await punchPair('cone', 'public')
+    expect(second.done).toMatchObject({ event: 'done', match: true })
+  }, 120_000)
+
+  it('a peer behind a symmetric NAT and one behind a cone NAT meet by birthday probing', async () => {
+    const { done, registered } = await punchPair('cone', 'symmetric')
+    expect(registered.natClass).toBe('cone')
+    expect(done).toMatchObject({ event: 'done', match: true })
+  }, 90_000)
+
+  it('the firewall is not weakened: a host that took part in no connect-request cannot reach a registered peer', async () => {
+    lab = createLab([
+      { name: 'a', kind: 'cone' },
+      { name: 'x', kind: 'public' },
+    ])
+    const tracker = lines(
+      lab.spawn(lab.trackerNs, [
+        process.execPath,
+        CLI_PATH,
+        'tracker',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '6969',
+        '--log-level',
+        'warn',
+      ]),
+    )
+    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    const target = lines(
+      lab.spawn(lab.sites.get('a')!.hostNs, [
+        process.execPath,
+        PEER,
+        JSON.stringify({
+          tracker: `http://${lab.trackerIp}:6969/announce`,
+          infoHash: randomBytes(20).toString('hex'),
+          peerId: randomBytes(20).toString('hex'),
+          bytes: 1000,
+          role: 'target',
+        }),
+      ]),
+    )
+    const reg = (await target.wait((l) => l.event === 'registered')) as unknown as {
+      observed: { address: string; port: number }
+    }
+    // A stranger on the internet aims uTP SYNs straight at the registered public endpoint.
+    const syn = Buffer.from(
+      encodePacket({
+        type: 'syn',
+        connectionId: 7,
+        timestamp: 1,
+        timestampDiff: 0,
+        windowSize: 65536,
+        seq: 1,
+        ack: 0,
+        payload: new Uint8Array(0),
+      }),
+    )
+    const probe = `
+      const s = require('node:dgram').createSocket('udp4')
+      let answered = false
+      s.on('message', () => { answered = true })
+      s.bind(0, () => {
+        for (let i = 0; i < 5; i++) setTimeout(() => s.send(Buffer.from('${syn.toString('hex')}', 'hex'), ${reg.observed.port}, '${reg.observed.address}'), i * 200)
+        setTimeout(() => { console.log(JSON.stringify({ event: 'result', answered })); process.exit(0) }, 2500)
+      })`
+    const stranger = lines(lab.spawn(lab.sites.get('x')!.hostNs, [process.execPath, '-e', probe]))
+    const result = await stranger.wait((l) => l.event === 'result', 10_000)
+    expect(result.answered).toBe(false)
+    expect(target.seen.some((l) => l.event === 'connection')).toBe(false)
+  }, 60_000)
+})
