@@ -69,6 +69,7 @@ export function registerGetCommand(program: Command): void {
         dir: resolve(flags.output),
         trackers,
       })
+      client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) =>
         out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
       )

@@ -77,6 +77,7 @@ export function registerSeedCommand(program: Command): void {
       out.event('magnet', { uri: magnet, infoHash: metainfo.infoHashHex })
       out.line(`seeding ${metainfo.name} (${metainfo.infoHashHex}) on port ${client.port}`)
       out.line(magnet)
+      client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) =>
         out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
       )

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, Socket, connect as tcpConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -8,6 +9,8 @@ import type { Clock, Random } from '../../protocol/clock.js'
 import { TransportError } from '../../protocol/errors.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { realClock, realRandom } from '../real-clock.js'
+import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
+import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { UdpSocket } from '../udp-socket.js'
 import { UtpEndpoint } from '../utp/utp-endpoint.js'
 import type { PeerTransport } from './peer-link.js'
@@ -26,6 +29,12 @@ export interface SwarmClientOptions {
   peerId?: Uint8Array
   /** A dial that takes longer fails (and falls back from uTP to TCP). @default 5000 */
   dialTimeoutMs?: number
+  /**
+   * Take part in trackers' rendezvous (docs/protocol/connect-request.md): register this socket so
+   * peers behind NAT can ask for a punch, and punch to the firewalled peers trackers list. Needs uTP.
+   * @default true
+   */
+  punch?: boolean
 }
 
 export interface SwarmClientDeps {
@@ -36,6 +45,8 @@ export interface SwarmClientDeps {
 
 export interface SwarmClientEvents {
   connection: [info: { address: string; port: number; transport: PeerTransport }]
+  /** A punch to or from a firewalled peer opened a path. */
+  punched: [info: { address: string; port: number; role: 'requester' | 'target' }]
 }
 
 /**
@@ -49,6 +60,11 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private readonly clock: Clock
   private readonly random: Random
   private readonly open = new Set<Duplex>()
+  private rendezvous: Promise<RendezvousClient> | undefined
+  private readonly registered = new Set<string>()
+  /** Firewalled peers (by peer id) punched to recently: not asked for again until this time. */
+  private readonly punchedAt = new Map<string, number>()
+  private readonly extraEndpoints: UtpEndpoint[] = []
 
   private constructor(
     private readonly options: SwarmClientOptions,
@@ -121,6 +137,12 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         random: this.random,
         dial: (address, port) => this.dial(address, port),
         udpSocket: this.udpSocket,
+        ...(this.utp && this.options.punch !== false
+          ? {
+              onRendezvousOffer: (s: TorrentSession, offer: RendezvousOffer, url: string) =>
+                this.onOffer(s, offer, url),
+            }
+          : {}),
         ...(this.deps.logger ? { logger: this.deps.logger } : {}),
       },
     )
@@ -134,9 +156,98 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     await Promise.all([...this.sessions.values()].map((s) => s.stop()))
     this.sessions.clear()
     for (const s of this.open) s.destroy()
+    if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()
+    for (const e of this.extraEndpoints) e.close()
     this.utp?.close()
     this.udpSocket.close()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  /**
+   * A tracker offered its rendezvous: register this socket for the swarm (once), and punch to the
+   * firewalled peers it lists. A punched path carries uTP from the socket the punch succeeded on (an
+   * extra birthday socket from behind a symmetric NAT), then the usual wire. Never throws: a peer that
+   * cannot be punched is just not connected.
+   */
+  private async onOffer(session: TorrentSession, offer: RendezvousOffer, trackerUrl: string): Promise<void> {
+    try {
+      const client = await this.rendezvousClient(offer, trackerUrl)
+      const key = Buffer.from(session.infoHash).toString('hex')
+      if (!this.registered.has(key)) {
+        this.registered.add(key)
+        await client.register(session.infoHash, offer.token)
+      }
+      const now = this.clock.now()
+      for (const f of offer.firewalled) {
+        const id = Buffer.from(f.peerId).toString('hex')
+        if (Buffer.from(f.peerId).equals(Buffer.from(this.peerId)) || session.hasPeerId(id)) continue
+        if ((this.punchedAt.get(id) ?? Number.NEGATIVE_INFINITY) > now) continue
+        this.punchedAt.set(id, now + 60_000)
+        client
+          .connect(session.infoHash, f.peerId, { signal: this.clock.timeoutSignal(15_000) })
+          .then(async (path) => {
+            this.emit('punched', {
+              address: path.address.address,
+              port: path.address.port,
+              role: 'requester',
+            })
+            let endpoint = this.utp!
+            if (path.socket !== this.udpSocket) {
+              endpoint = new UtpEndpoint(path.socket, this.deps.clock ? { clock: this.deps.clock } : {})
+              this.extraEndpoints.push(endpoint)
+            }
+            const stream = await endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) })
+            session.attach(this.wireOver(stream), {
+              address: path.address.address,
+              port: path.address.port,
+              transport: 'utp',
+              direction: 'out',
+            })
+          })
+          .catch((err: Error) => this.deps.logger?.debug({ peer: id, err: err.message }, 'punch failed'))
+      }
+    } catch (err) {
+      this.deps.logger?.debug({ err: (err as Error).message }, 'rendezvous failed')
+    }
+  }
+
+  /** One rendezvous client per socket: the socket's NAT mapping is what it registers. */
+  private rendezvousClient(offer: RendezvousOffer, trackerUrl: string): Promise<RendezvousClient> {
+    this.rendezvous ??= (async () => {
+      const { address } = await lookup(new URL(trackerUrl).hostname, { family: 4 })
+      const client = new RendezvousClient(
+        {
+          tracker: { address, port: offer.udpPort },
+          altTracker: offer.altPort ? { address, port: offer.altPort } : undefined,
+          peerId: this.peerId,
+        },
+        {
+          socket: this.udpSocket,
+          clock: this.clock,
+          random: this.random,
+          openSocket: () => UdpSocket.open({ host: this.options.host ?? '0.0.0.0' }),
+        },
+      )
+      client.on('punched', (path) => {
+        // The requester's uTP SYN arrives on the socket the punch succeeded on; listen there too.
+        if (path.socket !== this.udpSocket) {
+          const endpoint = new UtpEndpoint(
+            path.socket,
+            this.deps.clock ? { clock: this.deps.clock } : {},
+          ).listen()
+          endpoint.on('connection', (stream) =>
+            this.incoming(stream, stream.remoteAddress, stream.remotePort, 'utp'),
+          )
+          this.extraEndpoints.push(endpoint)
+        }
+        this.emit('punched', { address: path.address.address, port: path.address.port, role: 'target' })
+      })
+      client.on('trackerError', () => {})
+      client.on('punchFailed', () => {})
+      await client.classify()
+      return client
+    })()
+    return this.rendezvous
   }
 
   /** Opens a wire to a peer: uTP first (the transport of punched paths), TCP if that fails. */

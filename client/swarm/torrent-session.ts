@@ -12,6 +12,7 @@ import { BLOCK_BYTES, type BlockRequest, PiecePicker } from '../../protocol/swar
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { metainfoFromInfoDict } from '../metainfo/torrent-loader.js'
 import { PieceStore } from '../storage/piece-store.js'
+import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { TrackerAnnouncer } from '../tracker-client/tracker-announcer.js'
 import type { PeerLink, PeerTransport } from './peer-link.js'
 import { RateMeter } from './rate-meter.js'
@@ -46,6 +47,8 @@ export interface TorrentSessionDeps {
   dial: (address: string, port: number) => Promise<{ wire: Wire; transport: PeerTransport }>
   udpSocket?: DatagramSocket
   logger?: Logger
+  /** Given, the session asks trackers for the rendezvous extension and passes each offer on. */
+  onRendezvousOffer?: (session: TorrentSession, offer: RendezvousOffer, trackerUrl: string) => void
 }
 
 export interface TorrentSessionEvents {
@@ -126,6 +129,12 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     return this.store !== undefined && this.store.verifiedCount === this.store.pieceCount
   }
 
+  /** Whether a peer with this id is connected. */
+  hasPeerId(peerIdHex: string): boolean {
+    for (const l of this.links.values()) if (l.wire.peerId === peerIdHex) return true
+    return false
+  }
+
   get peers(): PeerLink[] {
     return [...this.links.values()]
   }
@@ -141,6 +150,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         peerId: this.options.peerId,
         port: this.options.port,
         stats: () => ({ uploaded: this.up.total, downloaded: this.down.total, left: this.left() }),
+        rendezvous: this.deps.onRendezvousOffer !== undefined,
       },
       {
         clock: this.deps.clock,
@@ -152,6 +162,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.announcer.on('peers', (peers) => {
       for (const p of peers) this.addPeer(p.address, p.port)
     })
+    this.announcer.on('rendezvous', (offer, url) => this.deps.onRendezvousOffer?.(this, offer, url))
     this.announcer.on('warning', (m) => this.emit('warning', `tracker: ${m}`))
     this.announcer.on('error', (e) => this.emit('warning', `tracker: ${e.message}`))
     // A torrent complete from the start announces `started` with left=0, not `completed` (BEP 3:

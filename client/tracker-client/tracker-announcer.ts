@@ -5,6 +5,7 @@ import type { DatagramSocket } from '../../protocol/datagram-socket.js'
 import { TrackerError } from '../../protocol/errors.js'
 import { realRandom } from '../real-clock.js'
 import { type AnnounceRequest, type AnnounceResponse, httpAnnounce } from './http-tracker-client.js'
+import type { RendezvousOffer } from './rendezvous-offer.js'
 import { UdpTrackerClient } from './udp-tracker-client.js'
 
 /** First retry after a failed announce; doubles per failure (libtorrent backs off the same way). */
@@ -35,6 +36,8 @@ export interface TrackerAnnouncerOptions {
   stats: () => { uploaded: number; downloaded: number; left: number }
   /** Peers asked for. @default tracker's default */
   numwant?: number
+  /** Ask HTTP trackers for the rendezvous extension (`punchswarm=1`) and report it as 'rendezvous'. */
+  rendezvous?: boolean
 }
 
 /** Dependencies of {@link TrackerAnnouncer}. */
@@ -53,6 +56,7 @@ export interface TrackerAnnouncerEvents {
   warning: [message: string]
   error: [err: TrackerError]
   response: [info: { complete?: number; incomplete?: number; interval: number }]
+  rendezvous: [offer: RendezvousOffer, trackerUrl: string]
 }
 
 type AnnounceEvent = AnnounceRequest['event']
@@ -213,11 +217,14 @@ export class TrackerAnnouncer extends EventEmitter<TrackerAnnouncerEvents> {
       ...(event ? { event } : {}),
       ...(this.options.numwant !== undefined ? { numwant: this.options.numwant } : {}),
       ...(this.trackerId ? { trackerId: this.trackerId } : {}),
+      ...(this.options.rendezvous ? { rendezvous: true } : {}),
     }
     if (/^https?:\/\//i.test(url)) {
-      return await this.bounded(url, ANNOUNCE_TIMEOUT_MS, signal, (s) =>
+      const res = await this.bounded(url, ANNOUNCE_TIMEOUT_MS, signal, (s) =>
         httpAnnounce(url, req, { signal: s }),
       )
+      if (res.rendezvous) this.emit('rendezvous', res.rendezvous, url)
+      return res
     }
     const udp = this.udp
     if (udp && /^udp:\/\//i.test(url)) {

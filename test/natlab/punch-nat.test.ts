@@ -1,5 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodePacket } from '../../protocol/utp/utp-packet.js'
@@ -138,6 +141,82 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
     expect(registered.natClass).toBe('cone')
     expect(done).toMatchObject({ event: 'done', match: true })
   }, 90_000)
+
+  it('headline: punchswarm seed behind one cone NAT, punchswarm get behind another, no port forwarding', async () => {
+    lab = createLab([
+      { name: 'a', kind: 'cone' },
+      { name: 'b', kind: 'cone' },
+    ])
+    const tracker = lines(
+      lab.spawn(lab.trackerNs, [
+        process.execPath,
+        CLI_PATH,
+        'tracker',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '6969',
+        '--interval',
+        '5',
+        '--log-level',
+        'warn',
+      ]),
+    )
+    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-'))
+    try {
+      mkdirSync(join(dir, 'data'))
+      const content = randomBytes(3 * 1024 * 1024 + 7)
+      writeFileSync(join(dir, 'data', 'payload.bin'), content)
+      const announce = `http://${lab.trackerIp}:6969/announce`
+      const seed = lines(
+        lab.spawn(lab.sites.get('a')!.hostNs, [
+          process.execPath,
+          CLI_PATH,
+          'seed',
+          join(dir, 'data', 'payload.bin'),
+          '--tracker',
+          announce,
+          '-p',
+          '0',
+          '--json',
+        ]),
+      )
+      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
+      // Let the seeder announce, classify and register before the leecher asks for it.
+      await new Promise((r) => setTimeout(r, 1500))
+      const get = lab.spawn(lab.sites.get('b')!.hostNs, [
+        process.execPath,
+        CLI_PATH,
+        'get',
+        magnet.uri,
+        '-o',
+        join(dir, 'out'),
+        '--timeout',
+        '40',
+        '--json',
+      ])
+      const getLines = lines(get)
+      const exit = await new Promise<number | null>((r) => get.on('exit', (code) => r(code)))
+      expect(exit, JSON.stringify(getLines.seen.filter((l) => l.event !== 'progress')).slice(-1500)).toBe(0)
+      expect(readFileSync(join(dir, 'out', 'payload.bin')).equals(content)).toBe(true)
+      const punched = getLines.seen.find((l) => l.event === 'punched') as unknown as { address: string }
+      expect(punched.address).toBe('198.18.1.2')
+      // The tracker's stats show the swarm and the punch.
+      const stats = JSON.parse(
+        lab.exec(lab.trackerNs, [
+          process.execPath,
+          '-e',
+          "fetch('http://127.0.0.1:6969/stats.json').then((r) => r.text()).then((t) => process.stdout.write(t))",
+        ]),
+      ) as {
+        punches: { success: number }
+      }
+      expect(stats.punches.success).toBeGreaterThanOrEqual(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
 
   it('the firewall is not weakened: a host that took part in no connect-request cannot reach a registered peer', async () => {
     lab = createLab([
