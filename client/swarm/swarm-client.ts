@@ -65,6 +65,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   /** Firewalled peers (by peer id) punched to recently: not asked for again until this time. */
   private readonly punchedAt = new Map<string, number>()
   private readonly extraEndpoints: UtpEndpoint[] = []
+  /** Birthday-probing sockets the rendezvous opened from behind a symmetric NAT; closed with the client. */
+  private readonly extraSockets: UdpSocket[] = []
 
   private constructor(
     private readonly options: SwarmClientOptions,
@@ -158,6 +160,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     for (const s of this.open) s.destroy()
     if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()
     for (const e of this.extraEndpoints) e.close()
+    for (const s of this.extraSockets) s.close()
     this.utp?.close()
     this.udpSocket.close()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
@@ -225,7 +228,11 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
           socket: this.udpSocket,
           clock: this.clock,
           random: this.random,
-          openSocket: () => UdpSocket.open({ host: this.options.host ?? '0.0.0.0' }),
+          openSocket: async () => {
+            const socket = await UdpSocket.open({ host: this.options.host ?? '0.0.0.0' })
+            this.extraSockets.push(socket)
+            return socket
+          },
         },
       )
       client.on('punched', (path) => {

@@ -218,6 +218,89 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
     }
   }, 120_000)
 
+  it('a swarm: one seeder and six leechers, each behind its own NAT of mixed classes, all complete', async () => {
+    const kinds: [string, SiteKind][] = [
+      ['s', 'cone'],
+      ['l1', 'cone'],
+      ['l2', 'cone'],
+      ['l3', 'symmetric'],
+      ['l4', 'symmetric'],
+      ['l5', 'public'],
+      ['l6', 'cone'],
+    ]
+    lab = createLab(kinds.map(([name, kind]) => ({ name, kind })))
+    const tracker = lines(
+      lab.spawn(lab.trackerNs, [
+        process.execPath,
+        CLI_PATH,
+        'tracker',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '6969',
+        '--interval',
+        '5',
+        '--log-level',
+        'warn',
+      ]),
+    )
+    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-swarm-'))
+    try {
+      mkdirSync(join(dir, 'data'))
+      const content = randomBytes(4 * 1024 * 1024 + 3)
+      writeFileSync(join(dir, 'data', 'payload.bin'), content)
+      const announce = `http://${lab.trackerIp}:6969/announce`
+      const seed = lines(
+        lab.spawn(lab.sites.get('s')!.hostNs, [
+          process.execPath,
+          CLI_PATH,
+          'seed',
+          join(dir, 'data', 'payload.bin'),
+          '--tracker',
+          announce,
+          '-p',
+          '0',
+          '--json',
+        ]),
+      )
+      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
+      await new Promise((r) => setTimeout(r, 1500))
+      const leechers = kinds.slice(1).map(([name]) => {
+        const child = lab!.spawn(lab!.sites.get(name)!.hostNs, [
+          process.execPath,
+          CLI_PATH,
+          'get',
+          magnet.uri,
+          '-o',
+          join(dir, name),
+          '--timeout',
+          '60',
+          '--json',
+        ])
+        return {
+          name,
+          child,
+          out: lines(child),
+          exit: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
+        }
+      })
+      for (const l of leechers) {
+        const code = await l.exit
+        expect(
+          code,
+          `${l.name}: ${JSON.stringify(l.out.seen.filter((e) => e.event !== 'progress')).slice(-800)}`,
+        ).toBe(0)
+        expect(readFileSync(join(dir, l.name, 'payload.bin')).equals(content)).toBe(true)
+      }
+      // Peers behind NAT were reached through punched paths.
+      const punches = leechers.flatMap((l) => l.out.seen.filter((e) => e.event === 'punched'))
+      expect(punches.length).toBeGreaterThan(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
+
   it('the firewall is not weakened: a host that took part in no connect-request cannot reach a registered peer', async () => {
     lab = createLab([
       { name: 'a', kind: 'cone' },
