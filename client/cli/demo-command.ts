@@ -142,8 +142,14 @@ async function transferDemo(announceUrl: string): Promise<() => Promise<void>> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
+    .option('--loopback', 'run on 127.0.0.1 even when the NAT lab is available')
     .description(
-      'run the tracker, a hole-punched connection and a file transfer between peers on this machine, then show the stats',
+      'run the tracker, a NATed seeder and a NATed leecher (in the NAT lab when root, else on 127.0.0.1), then the stats',
     )
-    .action(runDemo)
+    .action(async (flags: { loopback?: boolean }) => {
+      const { labAvailable, runLabDemo } = await import('./lab-demo.js')
+      if (!flags.loopback && labAvailable()) return runLabDemo()
+      say('(running on 127.0.0.1: the NAT lab needs root with iproute2 and iptables; see docs/natlab.md)')
+      return runDemo()
+    })
 }
