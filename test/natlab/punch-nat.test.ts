@@ -67,14 +67,10 @@ function lines(child: ChildProcess) {
   }
 }
 
-/** The tracker on the public side, a target at site `a`, a requester at site `b`; punch, then uTP. */
-async function punchPair(a: SiteKind, b: SiteKind) {
-  lab = createLab([
-    { name: 'a', kind: a },
-    { name: 'b', kind: b },
-  ])
+/** The real `punchswarm tracker` in the lab's tracker namespace, announce interval 5 s; resolves once it listens. */
+async function startLabTracker(l: Lab): Promise<void> {
   const tracker = lines(
-    lab.spawn(lab.trackerNs, [
+    l.spawn(l.trackerNs, [
       process.execPath,
       CLI_PATH,
       'tracker',
@@ -82,11 +78,22 @@ async function punchPair(a: SiteKind, b: SiteKind) {
       '0.0.0.0',
       '--port',
       '6969',
+      '--interval',
+      '5',
       '--log-level',
       'warn',
     ]),
   )
-  await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+  await tracker.wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
+}
+
+/** The tracker on the public side, a target at site `a`, a requester at site `b`; punch, then uTP. */
+async function punchPair(a: SiteKind, b: SiteKind) {
+  lab = createLab([
+    { name: 'a', kind: a },
+    { name: 'b', kind: b },
+  ])
+  await startLabTracker(lab)
   const announce = `http://${lab.trackerIp}:6969/announce`
   const infoHash = randomBytes(20).toString('hex')
   const targetId = randomBytes(20).toString('hex')
@@ -147,22 +154,7 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       { name: 'a', kind: 'cone' },
       { name: 'b', kind: 'cone' },
     ])
-    const tracker = lines(
-      lab.spawn(lab.trackerNs, [
-        process.execPath,
-        CLI_PATH,
-        'tracker',
-        '--host',
-        '0.0.0.0',
-        '--port',
-        '6969',
-        '--interval',
-        '5',
-        '--log-level',
-        'warn',
-      ]),
-    )
-    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-'))
     try {
       mkdirSync(join(dir, 'data'))
@@ -229,22 +221,7 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       ['l6', 'cone'],
     ]
     lab = createLab(kinds.map(([name, kind]) => ({ name, kind })))
-    const tracker = lines(
-      lab.spawn(lab.trackerNs, [
-        process.execPath,
-        CLI_PATH,
-        'tracker',
-        '--host',
-        '0.0.0.0',
-        '--port',
-        '6969',
-        '--interval',
-        '5',
-        '--log-level',
-        'warn',
-      ]),
-    )
-    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-swarm-'))
     try {
       mkdirSync(join(dir, 'data'))
@@ -306,20 +283,7 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       { name: 'a', kind: 'cone' },
       { name: 'x', kind: 'public' },
     ])
-    const tracker = lines(
-      lab.spawn(lab.trackerNs, [
-        process.execPath,
-        CLI_PATH,
-        'tracker',
-        '--host',
-        '0.0.0.0',
-        '--port',
-        '6969',
-        '--log-level',
-        'warn',
-      ]),
-    )
-    await tracker.wait((l) => l.event === 'text' && String(l.text).startsWith('http://'))
+    await startLabTracker(lab)
     const target = lines(
       lab.spawn(lab.sites.get('a')!.hostNs, [
         process.execPath,
