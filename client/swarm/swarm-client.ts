@@ -155,7 +155,9 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
 
   /** Stops every torrent (announcing `stopped`) and closes the sockets. */
   async close(): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => s.stop()))
+    // Sockets close even when a torrent fails to stop cleanly (say its resume file cannot be written
+    // because the data directory vanished): a client that keeps its sockets never exits.
+    const stopped = await Promise.allSettled([...this.sessions.values()].map((s) => s.stop()))
     this.sessions.clear()
     for (const s of this.open) s.destroy()
     if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()
@@ -164,6 +166,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     this.utp?.close()
     this.udpSocket.close()
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    const failed = stopped.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
   }
 
   /**
