@@ -64,6 +64,8 @@ export class UtpConnection {
   private seqNr: number
   private ackNr = 0
   private readonly synSeq: number | undefined
+  /** The initiator has answered since its SYN, so it knows our sequence numbers (always true for it). */
+  private peerConfirmed: boolean
   private readonly opt: Required<Omit<UtpConnectionOptions, 'targetDelayUs'>>
   private readonly ledbat: Ledbat
   private readonly rtt = new RttEstimator()
@@ -142,6 +144,7 @@ export class UtpConnection {
     this.oldestUnacked = ids.seqNr
     this.synSeq = ids.synSeq
     this.stateValue = state
+    this.peerConfirmed = state === 'syn-sent'
     const now = host.now()
     this.startedAt = now
     this.lastProgressAt = now
@@ -320,6 +323,7 @@ export class UtpConnection {
           this.stats.dropped++
           return
         }
+        this.peerConfirmed = true
         this.noteReceived(p)
         this.processAck(p)
         if (this.stateValue !== 'connected') return
@@ -609,9 +613,15 @@ export class UtpConnection {
       }
       // Keep the unacked span well inside half the 16-bit sequence space.
       if (seqDiff(this.seqNr, this.oldestUnacked) >= 16_000) break
+      if (!this.mayStartPacket()) break
       this.sendNew(ST_DATA, this.takeFromQueue(size), now)
     }
-    if (this.finRequested && this.finSeq === undefined && this.sendQueueBytes === 0) {
+    if (
+      this.finRequested &&
+      this.finSeq === undefined &&
+      this.sendQueueBytes === 0 &&
+      this.mayStartPacket()
+    ) {
       this.finSeq = this.seqNr
       this.sendNew(ST_FIN, new Uint8Array(UTP_HEADER_BYTES), now)
     }
@@ -619,6 +629,15 @@ export class UtpConnection {
       this.writerBlocked = false
       this.host.onDrain()
     }
+  }
+
+  /**
+   * An acceptor has one packet in flight until the initiator has sent something after its SYN. The
+   * initiator takes our sequence number from the first packet of ours it sees; were a second DATA to
+   * overtake a lost first one, it would start counting past the lost bytes and never ask for them.
+   */
+  private mayStartPacket(): boolean {
+    return this.peerConfirmed || this.outgoing.size === 0
   }
 
   private window(): number {
@@ -701,7 +720,8 @@ export class UtpConnection {
       timestamp: this.nowUs(),
       timestampDiff: this.replyTimestampDiff,
       windowSize: this.advertisedWindow(),
-      seq: this.seqNr,
+      // Until the initiator is known to have our sequence number, every packet names the first one.
+      seq: this.peerConfirmed ? this.seqNr : this.oldestUnacked,
       ack: this.ackNr,
       payload: new Uint8Array(0),
     }
