@@ -22,7 +22,12 @@ function host(clock: { now: number }) {
     onClose: () => {},
     readBacklog: () => 0,
   }
-  return { h, sent, received, takeFlush: () => [flushPending, (flushPending = false)][0] }
+  const takeFlush = () => {
+    const was = flushPending
+    flushPending = false
+    return was
+  }
+  return { h, sent, received, takeFlush }
 }
 
 describe('uTP acceptor writing before the initiator speaks', () => {
