@@ -170,9 +170,10 @@ export class PunchSession {
   private roundProbes(): PunchSend[] {
     const p = this.plan
     // Low-TTL probes open our own NAT's mapping and filter without reaching the far NAT.
+    // A public peer has no far router to keep the probe from: a full-TTL probe saves a round.
     const behindNat = p.selfNat === 'cone' || p.selfNat === 'symmetric' || p.selfNat === 'firewalled'
-    const ttl =
-      behindNat && this.round < this.o.lowTtlRounds && !p.samePublicAddress ? this.o.lowTtl : undefined
+    const lowTtl = behindNat && p.peerNat !== 'public' && !p.samePublicAddress
+    const ttl = lowTtl && this.round < this.o.lowTtlRounds ? this.o.lowTtl : undefined
     const sends: PunchSend[] = []
     if (p.samePublicAddress && p.peerLan) sends.push({ bytes: this.probe(false), to: p.peerLan, socket: 0 })
     sends.push({ bytes: this.probe(false), to: p.peerEndpoint, socket: 0, ttl })

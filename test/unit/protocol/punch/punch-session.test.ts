@@ -60,6 +60,11 @@ describe('punch session', () => {
     expect(r2[0]?.ttl).toBeUndefined()
   })
 
+  it('probes a public peer at full TTL from the first round: no far router to spare', () => {
+    const s = new PunchSession(plan({ peerNat: 'public', punchDelayMs: 0 }), {}, { random: xorshift(1) })
+    expect(s.start(0).sends).toEqual([expect.objectContaining({ to: pubB, ttl: undefined })])
+  })
+
   it('answers a probe where it came from and settles on the first one', () => {
     const s = new PunchSession(plan(), {}, { random: xorshift(1) })
     s.start(0)
