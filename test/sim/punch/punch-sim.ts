@@ -2,6 +2,8 @@ import type { PunchedPath } from '../../../client/rendezvous/punch-runner.js'
 import { RendezvousClient } from '../../../client/rendezvous/rendezvous-client.js'
 import type { UdpAddress } from '../../../protocol/datagram-socket.js'
 import type { PunchOptions } from '../../../protocol/punch/punch-plan.js'
+import { MESSAGE_TYPES } from '../../../protocol/rendezvous/rendezvous-messages.js'
+import { isRendezvous } from '../../../protocol/udp-framing.js'
 import { buildAnnounceExtension } from '../../../tracker/rendezvous/announce-extension.js'
 import { RendezvousService } from '../../../tracker/rendezvous/rendezvous-service.js'
 import { xorshiftRandom } from '../../helpers/xorshift-random.js'
@@ -23,7 +25,9 @@ export const TRACKER_IP = '203.0.113.1'
 export const TRACKER_PORT = 6969
 export const TRACKER_ALT_PORT = 6970
 export const PEER_PORT = 6881
-const PUNCH_TYPE = 0x05
+
+/** The message type of a rendezvous datagram (header byte 4), undefined for anything else. */
+const rendezvousType = (b: Uint8Array) => (isRendezvous(b) ? b[4] : undefined)
 
 export interface PunchWorldOptions {
   /** Round trip between any two sites (peers and tracker). @default 50 */
@@ -147,21 +151,10 @@ export class PunchSim {
       ip: router?.publicIp ?? host.ip,
       udpPort: TRACKER_PORT,
     })
-    const peer: SimPeer = {
-      kind,
-      peerId,
-      host,
-      router,
-      socket,
-      token: offer.token as Uint8Array,
-      sockets: [],
-      probes: [],
-      punched: [],
-      failures: [],
-      client: undefined as unknown as RendezvousClient,
-    }
-    this.track(peer, socket)
-    peer.client = new RendezvousClient(
+    const sockets: MemorySocket[] = []
+    const probes: ProbeSent[] = []
+    this.track(socket, sockets, probes)
+    const client = new RendezvousClient(
       {
         tracker: this.tracker,
         altTracker: { address: TRACKER_IP, port: offer['alt port'] as number, family: 'IPv4' },
@@ -173,15 +166,30 @@ export class PunchSim {
         socket,
         clock: this.clock,
         random: xorshiftRandom(this.world.seed * 7919 + n),
-        openSocket: async () => this.track(peer, host.bind(0)),
+        openSocket: async () => this.track(host.bind(0), sockets, probes),
       },
     )
+    const token = offer.token as Uint8Array
+    const peer: SimPeer = {
+      kind,
+      peerId,
+      host,
+      router,
+      socket,
+      client,
+      token,
+      sockets,
+      probes,
+      punched: [],
+      failures: [],
+    }
     socket.on('message', (b) => {
-      if (peer.pushAt === undefined && b[0] === 0xe5 && b[4] === 0x04) peer.pushAt = this.clock.now()
+      if (peer.pushAt === undefined && rendezvousType(b) === MESSAGE_TYPES.connectPush)
+        peer.pushAt = this.clock.now()
     })
-    peer.client.on('punched', (path) => peer.punched.push({ path, at: this.clock.now() }))
-    peer.client.on('punchFailed', (err) => peer.failures.push(err))
-    peer.client.on('trackerError', (err) => peer.failures.push(err))
+    client.on('punched', (path) => peer.punched.push({ path, at: this.clock.now() }))
+    client.on('punchFailed', (err) => peer.failures.push(err))
+    client.on('trackerError', (err) => peer.failures.push(err))
     return peer
   }
 
@@ -233,13 +241,13 @@ export class PunchSim {
     await this.service.stop()
   }
 
-  /** Records the peer's punch datagrams on `socket` (its index in `peer.sockets`). */
-  private track(peer: SimPeer, socket: MemorySocket): MemorySocket {
-    const index = peer.sockets.push(socket) - 1
+  /** Adds `socket` to a peer's `sockets` and logs its punch datagrams in `probes`. */
+  private track(socket: MemorySocket, sockets: MemorySocket[], probes: ProbeSent[]): MemorySocket {
+    const index = sockets.push(socket) - 1
     const send = socket.send.bind(socket)
     socket.send = (bytes, to) => {
-      if (bytes[0] === 0xe5 && bytes[4] === PUNCH_TYPE)
-        peer.probes.push({ t: this.clock.now(), socket: index, to })
+      if (rendezvousType(bytes) === MESSAGE_TYPES.punch)
+        probes.push({ t: this.clock.now(), socket: index, to })
       send(bytes, to)
     }
     return socket
