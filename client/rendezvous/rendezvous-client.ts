@@ -136,6 +136,9 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     targetPeerId: Uint8Array,
     opts: { signal?: AbortSignal } = {},
   ): Promise<PunchedPath> {
+    // Classification found that no UDP gets through: say so now rather than time out asking.
+    if (this.natClass === 'blocked')
+      throw new PunchError('PUNCH_NEEDS_RELAY', 'UDP is blocked here: a relay is needed')
     const reg = this.registrations.get(Buffer.from(infoHash).toString('hex'))
     if (!reg) throw new PunchError('PUNCH_TOKEN_INVALID', 'register for this swarm before connecting')
     // 1. The connect-request; the tracker answers with the target's endpoints and a nonce.

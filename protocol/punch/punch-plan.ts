@@ -26,7 +26,11 @@ export interface PunchOptions {
   timeoutMs?: number
   /** TTL of the first probes from behind a NAT: opens our own mapping, dies before the far NAT. @default 2 */
   lowTtl?: number
-  /** How many rounds use the low TTL. @default 2 */
+  /**
+   * How many rounds use the low TTL. One is enough: the far side's first full-TTL probe reaches our
+   * NAT a round plus a one-way delay later, long after ours opened it; each extra round costs a
+   * whole probe interval on every punch. @default 1
+   */
   lowTtlRounds?: number
   /** Extra sockets a symmetric side opens for birthday probing. @default 128 */
   birthdaySockets?: number
@@ -46,7 +50,7 @@ export const PUNCH_DEFAULTS: Required<PunchOptions> = {
   probeIntervalMs: 50,
   timeoutMs: 10_000,
   lowTtl: 2,
-  lowTtlRounds: 2,
+  lowTtlRounds: 1,
   birthdaySockets: 128,
   birthdayProbesPerRound: 24,
   birthdayMaxProbes: 4096,

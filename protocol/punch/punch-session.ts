@@ -50,6 +50,9 @@ export class PunchSession {
   private round = 0
   private txid = 0
   private readonly probedPorts = new Set<number>()
+  /** Where this side settled; it keeps probing there until the peer answers or time runs out. */
+  private settled?: { to: UdpAddress; socket: number }
+  private confirming = false
 
   constructor(
     readonly plan: PunchPlan,
@@ -69,10 +72,10 @@ export class PunchSession {
     return this.strategy === 'birthday-sockets' ? this.o.birthdaySockets : 0
   }
 
-  /** When `onTimer` next has work; undefined once settled. */
+  /** When `onTimer` next has work; undefined once settled and confirmed (or failed). */
   nextDeadline(): number | undefined {
-    if (this.state === 'waiting' || this.state === 'probing') {
-      return Math.min(this.nextRoundAt, this.startedAt + this.plan.punchDelayMs + this.o.timeoutMs)
+    if (this.state === 'waiting' || this.state === 'probing' || this.confirming) {
+      return Math.min(this.nextRoundAt, this.giveUpAt())
     }
     return undefined
   }
@@ -94,12 +97,18 @@ export class PunchSession {
 
   onTimer(now: number): PunchEffects {
     switch (this.state) {
-      case 'connected':
+      case 'connected': {
+        if (now >= this.giveUpAt()) this.confirming = false
+        if (!this.confirming || now < this.nextRoundAt) return { sends: [] }
+        this.nextRoundAt = now + this.o.probeIntervalMs
+        const { to, socket } = this.settled!
+        return { sends: [{ bytes: this.probe(false), to, socket }] }
+      }
       case 'failed':
         return { sends: [] }
       case 'waiting':
       case 'probing': {
-        if (now >= this.startedAt + this.plan.punchDelayMs + this.o.timeoutMs) {
+        if (now >= this.giveUpAt()) {
           return this.fail(
             now,
             new PunchError('PUNCH_TIMEOUT', `no answer from the peer in ${this.o.timeoutMs} ms`),
@@ -124,11 +133,22 @@ export class PunchSession {
       return { sends: [] }
     const sends: PunchSend[] = []
     if (!msg.ack) sends.push({ bytes: this.probe(true), to: from, socket })
+    if (msg.ack) this.confirming = false
     if (this.state === 'waiting' || this.state === 'probing') {
       this.state = 'connected'
+      // Settling on the peer's probe does not tell us that ours got through: keep probing this path
+      // until an answer comes back. A lost answer would otherwise strand the peer, whose birthday
+      // spray never tries the same port twice.
+      this.settled = { to: from, socket }
+      this.confirming = !msg.ack
+      this.nextRoundAt = now + this.o.probeIntervalMs
       return { sends, result: { ok: true, path: from, socket, elapsedMs: now - this.startedAt } }
     }
     return { sends }
+  }
+
+  private giveUpAt(): number {
+    return this.startedAt + this.plan.punchDelayMs + this.o.timeoutMs
   }
 
   private fail(now: number, error: PunchError): PunchEffects {
@@ -150,9 +170,10 @@ export class PunchSession {
   private roundProbes(): PunchSend[] {
     const p = this.plan
     // Low-TTL probes open our own NAT's mapping and filter without reaching the far NAT.
+    // A public peer has no far router to keep the probe from: a full-TTL probe saves a round.
     const behindNat = p.selfNat === 'cone' || p.selfNat === 'symmetric' || p.selfNat === 'firewalled'
-    const ttl =
-      behindNat && this.round < this.o.lowTtlRounds && !p.samePublicAddress ? this.o.lowTtl : undefined
+    const lowTtl = behindNat && p.peerNat !== 'public' && !p.samePublicAddress
+    const ttl = lowTtl && this.round < this.o.lowTtlRounds ? this.o.lowTtl : undefined
     const sends: PunchSend[] = []
     if (p.samePublicAddress && p.peerLan) sends.push({ bytes: this.probe(false), to: p.peerLan, socket: 0 })
     sends.push({ bytes: this.probe(false), to: p.peerEndpoint, socket: 0, ttl })

@@ -462,6 +462,49 @@ describe('NAT mappings', () => {
   })
 })
 
+describe('firewall and blocked models', () => {
+  it('a stateful firewall keeps the host address and port, and admits only replies', () => {
+    const { clock, net, collect } = setup()
+    const fw = net.nat('7.0.0.1', NAT_PRESETS.statefulFirewall)
+    const host = net.bind('7.0.0.1', 6881, { behind: fw })
+    const s1 = net.bind('1.1.1.1', 1000)
+    const s1OtherPort = net.bind('1.1.1.1', 1001)
+    const atHost = collect(host)
+    const atS1 = collect(s1)
+    s1.send(u32(0), host.address())
+    clock.advance(10)
+    expect(atHost).toHaveLength(0)
+    host.setTTL(2)
+    host.send(u32(1), s1.address())
+    clock.advance(10)
+    // The low-TTL probe opened the firewall's state without leaving the site.
+    expect(atS1).toHaveLength(0)
+    s1.send(u32(2), host.address())
+    s1OtherPort.send(u32(3), host.address())
+    host.setTTL(64)
+    host.send(u32(4), s1.address())
+    clock.advance(10)
+    expect(atHost.map((g) => [fromKey(g), readU32(g.bytes)])).toEqual([['1.1.1.1:1000', 2]])
+    expect(atS1.map(fromKey)).toEqual(['7.0.0.1:6881'])
+    expect(() => net.bind('7.0.0.2', 1, { behind: fw })).toThrow(/sits at its address/)
+  })
+
+  it('a UDP-blocking network drops every datagram both ways', () => {
+    const { clock, net, collect } = setup()
+    const nat = net.nat('7.0.0.1', NAT_PRESETS.udpBlocked)
+    const host = net.bind('10.0.0.2', 6881, { behind: nat })
+    const s1 = net.bind('1.1.1.1', 1000)
+    const atHost = collect(host)
+    const atS1 = collect(s1)
+    host.send(u32(1), s1.address())
+    s1.send(u32(2), { address: '7.0.0.1', port: 6881 })
+    clock.advance(10)
+    expect(atHost).toHaveLength(0)
+    expect(atS1).toHaveLength(0)
+    expect(net.stats().droppedByNat).toBe(2)
+  })
+})
+
 describe('hole punching between two NATs', () => {
   function twoPeers(options: NatOptions, seed: number) {
     const w = setup(seed)

@@ -1,13 +1,23 @@
 import { EventEmitter } from 'node:events'
 import type { Random } from '../../protocol/clock.js'
 import {
-  type AddressFamily,
   addressKey,
   type DatagramSocket,
   type DatagramSocketEvents,
   type UdpAddress,
 } from '../../protocol/datagram-socket.js'
+import { type Endpoint, type NatOptions, SimNat, toUdp } from './sim-nat.js'
 import type { VirtualClock } from './virtual-clock.js'
+
+export {
+  DEFAULT_MAPPING_TIMEOUT_MS,
+  NAT_PRESETS,
+  type NatBehaviour,
+  type NatMappingInfo,
+  type NatOptions,
+  type NatStats,
+  SimNat,
+} from './sim-nat.js'
 
 /** One direction of a link. Unset fields are 0 (no delay, no jitter, no loss...). */
 export interface PathOptions {
@@ -54,223 +64,10 @@ export interface NetworkStats {
   droppedNoListener: number
 }
 
-/** RFC 4787 behaviours, used both for mapping and for filtering. */
-export type NatBehaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent'
-
-export interface NatOptions {
-  mapping: NatBehaviour
-  filtering: NatBehaviour
-  /** Idle time after which a mapping is forgotten; only outbound traffic refreshes it. @default 30_000 */
-  mappingTimeoutMs?: number
-  /** 'preserve' keeps the private port when free and otherwise falls back to sequential. @default 'preserve' */
-  portAllocation?: 'preserve' | 'sequential' | 'random'
-  /** Whether a host may reach a neighbour through the NAT's own public address. @default false */
-  hairpin?: boolean
-}
-
-export const NAT_PRESETS = {
-  fullCone: { mapping: 'endpoint-independent', filtering: 'endpoint-independent' },
-  restrictedCone: { mapping: 'endpoint-independent', filtering: 'address-dependent' },
-  portRestrictedCone: { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' },
-  symmetric: {
-    mapping: 'address-and-port-dependent',
-    filtering: 'address-and-port-dependent',
-    portAllocation: 'random',
-  },
-} as const satisfies Record<string, NatOptions>
-
-export const DEFAULT_MAPPING_TIMEOUT_MS = 30_000
 /** Where port 0 binds start, per host. */
 export const EPHEMERAL_PORT_START = 40_000
 const IP_UDP_HEADER_BYTES = 28
-const SEQUENTIAL_PORT_START = 10_000
 const DEFAULT_TTL = 64
-
-export interface NatMappingInfo {
-  privateAddress: UdpAddress
-  publicAddress: UdpAddress
-  /** Endpoints (`ip:port`) this mapping has sent to: what the filter lets back in. */
-  contacted: string[]
-  expiresAt: number
-}
-
-export interface NatStats {
-  mappingsCreated: number
-  translatedOutbound: number
-  forwardedInbound: number
-  /** Inbound datagrams dropped for lack of a live mapping or by the filter. */
-  droppedInbound: number
-}
-
-interface Mapping {
-  key: string
-  privateIp: string
-  privatePort: number
-  publicPort: number
-  lastOutbound: number
-  ips: Set<string>
-  endpoints: Set<string>
-}
-
-interface Endpoint {
-  ip: string
-  port: number
-}
-
-const endpointKey = (e: Endpoint) => addressKey({ address: e.ip, port: e.port })
-const familyOf = (ip: string): AddressFamily => (ip.includes(':') ? 'IPv6' : 'IPv4')
-const toUdp = (e: Endpoint): UdpAddress => ({ address: e.ip, port: e.port, family: familyOf(e.ip) })
-
-/** A home router: translates outbound sources, forwards inbound only through live, permitted mappings. */
-export class SimNat {
-  readonly options: Required<NatOptions>
-  private readonly byKey = new Map<string, Mapping>()
-  private readonly byPort = new Map<number, Mapping>()
-  private nextPort = SEQUENTIAL_PORT_START
-  private readonly counters: NatStats = {
-    mappingsCreated: 0,
-    translatedOutbound: 0,
-    forwardedInbound: 0,
-    droppedInbound: 0,
-  }
-
-  /** Created by `MemoryNetwork.nat`. */
-  constructor(
-    readonly publicIp: string,
-    options: NatOptions,
-    private readonly clock: VirtualClock,
-    private readonly random: Random,
-  ) {
-    this.options = {
-      mappingTimeoutMs: DEFAULT_MAPPING_TIMEOUT_MS,
-      portAllocation: 'preserve',
-      hairpin: false,
-      ...options,
-    }
-  }
-
-  /** Live mappings, for inspection. */
-  mappings(): NatMappingInfo[] {
-    const out: NatMappingInfo[] = []
-    for (const m of this.byPort.values()) {
-      if (this.expired(m)) continue
-      out.push({
-        privateAddress: toUdp({ ip: m.privateIp, port: m.privatePort }),
-        publicAddress: toUdp({ ip: this.publicIp, port: m.publicPort }),
-        contacted: [...m.endpoints],
-        expiresAt: m.lastOutbound + this.options.mappingTimeoutMs,
-      })
-    }
-    return out
-  }
-
-  /** Router reboot: every mapping is forgotten. */
-  flush(): void {
-    this.byKey.clear()
-    this.byPort.clear()
-  }
-
-  stats(): NatStats {
-    return { ...this.counters }
-  }
-
-  /** @internal Rewrites an outbound source, creating or refreshing its mapping. */
-  translateOut(src: Endpoint, dst: Endpoint): Endpoint {
-    const key = this.mappingKey(src, dst)
-    let m = this.byKey.get(key)
-    if (m !== undefined && this.expired(m)) {
-      this.remove(m)
-      m = undefined
-    }
-    if (m === undefined) {
-      m = {
-        key,
-        privateIp: src.ip,
-        privatePort: src.port,
-        publicPort: this.allocatePort(src.port),
-        lastOutbound: 0,
-        ips: new Set(),
-        endpoints: new Set(),
-      }
-      this.byKey.set(key, m)
-      this.byPort.set(m.publicPort, m)
-      this.counters.mappingsCreated++
-    }
-    m.lastOutbound = this.clock.now()
-    m.ips.add(dst.ip)
-    m.endpoints.add(endpointKey(dst))
-    this.counters.translatedOutbound++
-    return { ip: this.publicIp, port: m.publicPort }
-  }
-
-  /** @internal The private endpoint an inbound datagram goes to, or null if the NAT drops it. */
-  translateIn(src: Endpoint, publicPort: number): Endpoint | null {
-    const m = this.byPort.get(publicPort)
-    if (m === undefined || this.expired(m) || !this.admits(m, src)) {
-      this.counters.droppedInbound++
-      return null
-    }
-    this.counters.forwardedInbound++
-    return { ip: m.privateIp, port: m.privatePort }
-  }
-
-  private admits(m: Mapping, src: Endpoint): boolean {
-    switch (this.options.filtering) {
-      case 'endpoint-independent':
-        return true
-      case 'address-dependent':
-        return m.ips.has(src.ip)
-      case 'address-and-port-dependent':
-        return m.endpoints.has(endpointKey(src))
-    }
-  }
-
-  private mappingKey(src: Endpoint, dst: Endpoint): string {
-    const own = endpointKey(src)
-    switch (this.options.mapping) {
-      case 'endpoint-independent':
-        return own
-      case 'address-dependent':
-        return `${own}>${dst.ip}`
-      case 'address-and-port-dependent':
-        return `${own}>${endpointKey(dst)}`
-    }
-  }
-
-  private expired(m: Mapping): boolean {
-    return this.clock.now() - m.lastOutbound >= this.options.mappingTimeoutMs
-  }
-
-  private remove(m: Mapping): void {
-    this.byKey.delete(m.key)
-    if (this.byPort.get(m.publicPort) === m) this.byPort.delete(m.publicPort)
-  }
-
-  private portFree(port: number): boolean {
-    const m = this.byPort.get(port)
-    if (m === undefined) return true
-    if (!this.expired(m)) return false
-    this.remove(m)
-    return true
-  }
-
-  private allocatePort(privatePort: number): number {
-    const how = this.options.portAllocation
-    if (how === 'preserve' && this.portFree(privatePort)) return privatePort
-    if (how === 'random') {
-      for (let i = 0; i < 1000; i++) {
-        const port = 1024 + this.random.int(65536 - 1024)
-        if (this.portFree(port)) return port
-      }
-    }
-    for (let i = 0; i < 65536 - 1024; i++) {
-      const port = this.nextPort
-      this.nextPort = port >= 65535 ? 1024 : port + 1
-      if (this.portFree(port)) return port
-    }
-    throw new Error(`NAT ${this.publicIp} is out of ports`)
-  }
-}
 
 /** A machine with one address; behind a NAT or (nat null) on the public internet. */
 export class SimHost {
@@ -395,6 +192,8 @@ export class MemoryNetwork {
     const realm = nat === null ? this.publicHosts : this.privateHosts.get(nat)
     if (realm === undefined) throw new Error('that NAT belongs to another network')
     if (nat === null && this.nats.has(ip)) throw new Error(`${ip} is a NAT's public address`)
+    if (nat !== null && nat.options.translation === 'none' && ip !== nat.publicIp)
+      throw new Error(`a firewall's host sits at its address ${nat.publicIp}`)
     let host = realm.get(ip)
     if (host === undefined) {
       host = new SimHost(this, ip, nat)
@@ -525,8 +324,14 @@ export class MemoryNetwork {
       this.travel(pkt, host.ip, null, (p) => this.arriveIn(lan, p))
       return
     }
-    pkt.src = nat.translateOut(pkt.src, pkt.dst)
-    // A low-TTL punch probe opens the mapping and dies at the next hop.
+    const translated = nat.translateOut(pkt.src, pkt.dst)
+    if (translated === null) {
+      this.counters.droppedByNat++
+      return
+    }
+    pkt.src = translated
+    // Hops: the sender's router (its NAT or firewall), one router between the sites, the receiver's.
+    // So a TTL-2 punch probe opens its own router's state and dies between the sites.
     if (ttl <= 2) {
       this.counters.droppedByTtl++
       return

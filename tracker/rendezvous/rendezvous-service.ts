@@ -1,7 +1,7 @@
-import { createSocket, type Socket } from 'node:dgram'
 import type { Logger } from 'pino'
+import { UdpSocket } from '../../client/udp-socket.js'
 import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
-import type { UdpAddress } from '../../protocol/datagram-socket.js'
+import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import {
   type RelayEvent,
   type RelayOutput,
@@ -25,7 +25,12 @@ export interface RendezvousServiceDeps {
   store?: SwarmStore
   stats?: TrackerStats
   logger?: Logger
+  /** Binds the alternate port (simulations pass an in-memory socket). @default a node:dgram socket */
+  openAltSocket?: (host: string, port: number) => Promise<DatagramSocket>
 }
+
+const openUdp = (host: string, port: number) =>
+  UdpSocket.open({ host, port, type: host.includes(':') ? 'udp6' : 'udp4' })
 
 /** Sends a datagram from the tracker's main UDP port (the one BEP 15 answers on). */
 export type MainPortSend = (bytes: Uint8Array, to: UdpAddress) => void
@@ -37,7 +42,7 @@ export type MainPortSend = (bytes: Uint8Array, to: UdpAddress) => void
  */
 export class RendezvousService {
   readonly relay: RendezvousRelay
-  private alt?: Socket
+  private alt?: DatagramSocket
   private altBoundPort?: number
   private timer?: TimerHandle
   private mainSend?: MainPortSend
@@ -53,18 +58,10 @@ export class RendezvousService {
   async start(send: MainPortSend): Promise<void> {
     this.mainSend = send
     if (this.options.altPort === undefined) return
-    const family = this.options.host.includes(':') ? 'udp6' : 'udp4'
-    const alt = createSocket({ type: family })
+    const alt = await (this.deps.openAltSocket ?? openUdp)(this.options.host, this.options.altPort)
     alt.on('error', (err) => this.deps.logger?.warn({ err }, 'rendezvous alternate port error'))
     // Datagrams to the alternate port are binding-requests: answer them from there.
-    alt.on('message', (msg, rinfo) => this.receive(msg, { address: rinfo.address, port: rinfo.port }, true))
-    await new Promise<void>((resolve, reject) => {
-      alt.once('error', reject)
-      alt.bind(this.options.altPort, this.options.host, () => {
-        alt.off('error', reject)
-        resolve()
-      })
-    })
+    alt.on('message', (msg, from) => this.receive(msg, from, true))
     this.alt = alt
     this.altBoundPort = alt.address().port
   }
@@ -89,7 +86,7 @@ export class RendezvousService {
     this.timer = undefined
     const alt = this.alt
     this.alt = undefined
-    if (alt) await new Promise<void>((resolve) => alt.close(() => resolve()))
+    alt?.close()
   }
 
   private receive(bytes: Uint8Array, from: UdpAddress, viaAlt: boolean): void {
@@ -107,7 +104,7 @@ export class RendezvousService {
   private carryOut(out: RelayOutput, viaAlt: boolean): void {
     for (const s of out.sends) {
       const fromAlt = s.fromAltPort || viaAlt
-      if (fromAlt && this.alt) this.alt.send(s.bytes, s.to.port, s.to.address)
+      if (fromAlt && this.alt) this.alt.send(s.bytes, s.to)
       else if (!fromAlt) this.mainSend?.(s.bytes, s.to)
       // A change-port request with no alternate port configured goes unanswered: the peer reads
       // that as "not reachable unsolicited", the safe answer.
