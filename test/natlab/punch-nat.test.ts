@@ -1,12 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodePacket } from '../../protocol/utp/utp-packet.js'
-import { CLI_PATH } from '../helpers/cli-process.js'
 import { isRoot, prerequisite } from '../helpers/require-tool.js'
-import { lines, PUNCH_PEER, runPair, startLabTracker, trackerStats } from './lab/lab-process.js'
+import {
+  lines,
+  PUNCH_PEER,
+  runGet,
+  runPair,
+  seedRandomFile,
+  startLabTracker,
+  trackerStats,
+} from './lab/lab-process.js'
 import { createLab, type Lab, type SiteKind } from './lab/netns-lab.js'
 
 const gate = prerequisite('root (network namespaces and iptables)', isRoot())
@@ -60,45 +67,16 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       { name: 'a', kind: 'cone' },
       { name: 'b', kind: 'cone' },
     ])
-    await startLabTracker(lab)
+    const announce = await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-'))
     try {
-      mkdirSync(join(dir, 'data'))
-      const content = randomBytes(3 * 1024 * 1024 + 7)
-      writeFileSync(join(dir, 'data', 'payload.bin'), content)
-      const announce = `http://${lab.trackerIp}:6969/announce`
-      const seed = lines(
-        lab.spawn(lab.sites.get('a')!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'seed',
-          join(dir, 'data', 'payload.bin'),
-          '--tracker',
-          announce,
-          '-p',
-          '0',
-          '--json',
-        ]),
+      const { content, magnet } = await seedRandomFile(lab, 'a', dir, announce, 3 * 1024 * 1024 + 7)
+      const get = await runGet(lab, 'b', magnet, join(dir, 'out'), 40)
+      expect(get.exit, JSON.stringify(get.out.seen.filter((l) => l.event !== 'progress')).slice(-1500)).toBe(
+        0,
       )
-      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
-      // Let the seeder announce, classify and register before the leecher asks for it.
-      await new Promise((r) => setTimeout(r, 1500))
-      const get = lab.spawn(lab.sites.get('b')!.hostNs, [
-        process.execPath,
-        CLI_PATH,
-        'get',
-        magnet.uri,
-        '-o',
-        join(dir, 'out'),
-        '--timeout',
-        '40',
-        '--json',
-      ])
-      const getLines = lines(get)
-      const exit = await new Promise<number | null>((r) => get.on('exit', (code) => r(code)))
-      expect(exit, JSON.stringify(getLines.seen.filter((l) => l.event !== 'progress')).slice(-1500)).toBe(0)
       expect(readFileSync(join(dir, 'out', 'payload.bin')).equals(content)).toBe(true)
-      const punched = getLines.seen.find((l) => l.event === 'punched') as unknown as { address: string }
+      const punched = get.out.seen.find((l) => l.event === 'punched') as unknown as { address: string }
       expect(punched.address).toBe('198.18.1.2')
       // The tracker's stats show the swarm and the punch.
       expect(trackerStats(lab).punches.success).toBeGreaterThanOrEqual(1)
@@ -118,51 +96,18 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       ['l6', 'cone'],
     ]
     lab = createLab(kinds.map(([name, kind]) => ({ name, kind })))
-    await startLabTracker(lab)
+    const announce = await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-swarm-'))
     try {
-      mkdirSync(join(dir, 'data'))
-      const content = randomBytes(4 * 1024 * 1024 + 3)
-      writeFileSync(join(dir, 'data', 'payload.bin'), content)
-      const announce = `http://${lab.trackerIp}:6969/announce`
-      const seed = lines(
-        lab.spawn(lab.sites.get('s')!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'seed',
-          join(dir, 'data', 'payload.bin'),
-          '--tracker',
-          announce,
-          '-p',
-          '0',
-          '--json',
-        ]),
+      const { content, magnet } = await seedRandomFile(lab, 's', dir, announce, 4 * 1024 * 1024 + 3)
+      const leechers = await Promise.all(
+        kinds
+          .slice(1)
+          .map(async ([name]) => ({ name, ...(await runGet(lab!, name, magnet, join(dir, name), 60)) })),
       )
-      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
-      await new Promise((r) => setTimeout(r, 1500))
-      const leechers = kinds.slice(1).map(([name]) => {
-        const child = lab!.spawn(lab!.sites.get(name)!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'get',
-          magnet.uri,
-          '-o',
-          join(dir, name),
-          '--timeout',
-          '60',
-          '--json',
-        ])
-        return {
-          name,
-          child,
-          out: lines(child),
-          exit: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
-        }
-      })
       for (const l of leechers) {
-        const code = await l.exit
         expect(
-          code,
+          l.exit,
           `${l.name}: ${JSON.stringify(l.out.seen.filter((e) => e.event !== 'progress')).slice(-800)}`,
         ).toBe(0)
         expect(readFileSync(join(dir, l.name, 'payload.bin')).equals(content)).toBe(true)

@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI_PATH } from '../../helpers/cli-process.js'
 import type { Lab } from './netns-lab.js'
@@ -144,4 +146,61 @@ export async function runPair(
     targetChild.kill('SIGKILL')
     requesterChild?.kill('SIGKILL')
   }
+}
+
+/**
+ * Writes `size` random bytes to `dir`/data/payload.bin and runs `punchswarm seed` on it at a site.
+ * Resolves with the content and the magnet link once the seeder has had time to announce, classify
+ * its NAT and register with the tracker.
+ */
+export async function seedRandomFile(
+  lab: Lab,
+  site: string,
+  dir: string,
+  announce: string,
+  size: number,
+): Promise<{ content: Buffer; magnet: string }> {
+  mkdirSync(join(dir, 'data'))
+  const content = randomBytes(size)
+  writeFileSync(join(dir, 'data', 'payload.bin'), content)
+  const seed = lines(
+    lab.spawn(lab.sites.get(site)!.hostNs, [
+      process.execPath,
+      CLI_PATH,
+      'seed',
+      join(dir, 'data', 'payload.bin'),
+      '--tracker',
+      announce,
+      '-p',
+      '0',
+      '--json',
+    ]),
+  )
+  const magnet = String((await seed.wait((l) => l.event === 'magnet')).uri)
+  await new Promise((r) => setTimeout(r, 1500))
+  return { content, magnet }
+}
+
+/** `punchswarm get <magnet> -o <dir>` at a site; resolves with its exit code and output lines. */
+export async function runGet(
+  lab: Lab,
+  site: string,
+  magnet: string,
+  dir: string,
+  timeoutSeconds: number,
+): Promise<{ exit: number | null; out: Lines }> {
+  const child = lab.spawn(lab.sites.get(site)!.hostNs, [
+    process.execPath,
+    CLI_PATH,
+    'get',
+    magnet,
+    '-o',
+    dir,
+    '--timeout',
+    String(timeoutSeconds),
+    '--json',
+  ])
+  const out = lines(child)
+  const exit = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  return { exit, out }
 }

@@ -43,7 +43,7 @@ async function setup() {
     const token = service.issueToken(infoHash, peerId, '127.0.0.1')
     return { socket, client, peerId, token }
   }
-  return { service, infoHash, peer, stats }
+  return { service, infoHash, peer, stats, tracker, alt }
 }
 
 describe('rendezvous over loopback sockets', () => {
@@ -52,6 +52,21 @@ describe('rendezvous over loopback sockets', () => {
     const a = await peer(1)
     expect(await a.client.classify()).toBe('public')
     expect(a.client.observed).toMatchObject(a.socket.address())
+  })
+
+  it('compares a socket bound to every interface by the address its route uses, and learns it as the LAN endpoint', async () => {
+    const { tracker, alt } = await setup()
+    const wide = await UdpSocket.open({ host: '0.0.0.0' })
+    const client = new RendezvousClient(
+      { tracker, altTracker: alt, peerId: new Uint8Array(20).fill(9) },
+      { socket: wide, clock: realClock, random: realRandom },
+    )
+    cleanups.push(
+      () => wide.close(),
+      () => client.stop(),
+    )
+    expect(await client.classify()).toBe('public')
+    expect(client.lan).toEqual({ address: '127.0.0.1', port: wide.address().port, family: 'IPv4' })
   })
 
   it('relays a connect-request and both sides punch a path to each other', async () => {
