@@ -104,6 +104,8 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
     const cells = new Map<Expectation, MatrixCell>()
     /** The requester's last lines per pair, for a failure message. */
     const tails = new Map<Expectation, string>()
+    /** Where each requester's punch landed. */
+    const paths = new Map<Expectation, string>()
     const queue = [...RUN]
     const worker = async () => {
       for (let p = queue.shift(); p; p = queue.shift()) {
@@ -114,6 +116,7 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
         const ok = run.done.event === 'done' && run.done.match === true
         const code = String(run.done.code ?? run.done.message ?? '')
         tails.set(p, JSON.stringify(run.requester.seen.slice(-3)))
+        paths.set(p, String((punched?.address as { address?: string } | undefined)?.address))
         cells.set(p, {
           requester: LABEL[scenarioOf(p.requester)]!,
           target: LABEL[scenarioOf(p.target)]!,
@@ -161,6 +164,9 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
       }
     })
     expect(failures).toEqual([])
+    // Behind one NAT that does not hairpin, the path is the LAN: the other host's own address.
+    const lanPair = RUN.find((p) => p.target === 'lan2')
+    if (lanPair) expect(paths.get(lanPair)).toBe(lab.sites.get('lan2')!.hostIp)
     // The tracker counted a successful punch for every connected pair.
     const connected = ordered.filter((c) => c.outcome === 'connected').length
     const { punches } = trackerStats(lab)
