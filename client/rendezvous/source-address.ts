@@ -15,8 +15,15 @@ export async function routeSourceAddress(to: UdpAddress): Promise<string | undef
   const probe = createSocket(to.address.includes(':') ? 'udp6' : 'udp4')
   try {
     return await new Promise<string | undefined>((resolve) => {
+      // No route (or no such family) is not an error here: the caller keeps the bound address.
       probe.once('error', () => resolve(undefined))
-      probe.connect(to.port, to.address, () => resolve(probe.address().address))
+      probe.connect(to.port, to.address, () => {
+        try {
+          resolve(probe.address().address)
+        } catch {
+          resolve(undefined)
+        }
+      })
     })
   } finally {
     probe.close()
