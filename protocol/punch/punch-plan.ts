@@ -40,6 +40,12 @@ export interface PunchOptions {
   birthdayMaxProbes?: number
   /** A symmetric side refreshes its extra sockets' mappings every this many rounds. @default 20 */
   birthdayRefreshRounds?: number
+  /**
+   * After settling, answer again on the settled path every probe interval for this long. One lost
+   * answer would otherwise strand the far side: a side spraying ports tries each port only once.
+   * @default 500
+   */
+  confirmMs?: number
 }
 
 export const PUNCH_DEFAULTS: Required<PunchOptions> = {
@@ -51,6 +57,7 @@ export const PUNCH_DEFAULTS: Required<PunchOptions> = {
   birthdayProbesPerRound: 24,
   birthdayMaxProbes: 4096,
   birthdayRefreshRounds: 20,
+  confirmMs: 500,
 }
 
 /** How a pair of classes is punched (docs/protocol/connect-request.md, Strategies). */

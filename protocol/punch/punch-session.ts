@@ -50,6 +50,8 @@ export class PunchSession {
   private round = 0
   private txid = 0
   private readonly probedPorts = new Set<number>()
+  /** Once connected: where the answers are repeated, and until when. */
+  private settled?: { to: UdpAddress; socket: number; until: number }
 
   constructor(
     readonly plan: PunchPlan,
@@ -73,10 +75,13 @@ export class PunchSession {
     return this.strategy === 'birthday-sockets' ? this.o.birthdaySockets : 0
   }
 
-  /** When `onTimer` next has work; undefined once settled. */
+  /** When `onTimer` next has work; undefined once settled and confirmed, or failed. */
   nextDeadline(): number | undefined {
     if (this.state === 'waiting' || this.state === 'probing') {
       return Math.min(this.nextRoundAt, this.startedAt + this.plan.punchDelayMs + this.o.timeoutMs)
+    }
+    if (this.state === 'connected' && this.settled && this.nextRoundAt <= this.settled.until) {
+      return this.nextRoundAt
     }
     return undefined
   }
@@ -98,7 +103,17 @@ export class PunchSession {
 
   onTimer(now: number): PunchEffects {
     switch (this.state) {
-      case 'connected':
+      case 'connected': {
+        // Repeat the answer on the settled path for a while, in case the first one was lost.
+        const c = this.settled
+        if (!c || now < this.nextRoundAt) return { sends: [] }
+        if (now > c.until) {
+          this.settled = undefined
+          return { sends: [] }
+        }
+        this.nextRoundAt = now + this.o.probeIntervalMs
+        return { sends: [{ bytes: this.probe(true), to: c.to, socket: c.socket }] }
+      }
       case 'failed':
         return { sends: [] }
       case 'waiting':
@@ -130,6 +145,8 @@ export class PunchSession {
     if (!msg.ack) sends.push({ bytes: this.probe(true), to: from, socket })
     if (this.state === 'waiting' || this.state === 'probing') {
       this.state = 'connected'
+      this.settled = { to: from, socket, until: now + this.o.confirmMs }
+      this.nextRoundAt = now + this.o.probeIntervalMs
       return { sends, result: { ok: true, path: from, socket, elapsedMs: now - this.startedAt } }
     }
     return { sends }

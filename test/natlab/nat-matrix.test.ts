@@ -115,7 +115,10 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
         const punched = run.requester.seen.find((e) => e.event === 'punched')
         const ok = run.done.event === 'done' && run.done.match === true
         const code = String(run.done.code ?? run.done.message ?? '')
-        tails.set(p, JSON.stringify(run.requester.seen.slice(-3)))
+        tails.set(
+          p,
+          `requester ${JSON.stringify(run.requester.seen.slice(-3))}, target ${JSON.stringify(run.target.seen.slice(-3))}`,
+        )
         paths.set(p, String((punched?.address as { address?: string } | undefined)?.address))
         cells.set(p, {
           requester: LABEL[scenarioOf(p.requester)]!,

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       })
     serve(utp)
     client.on('punched', (path) => {
-      out('punched', { address: path.address, strategy: path.strategy })
+      out('punched', { address: path.address, strategy: path.strategy, ms: path.elapsedMs })
       // Behind a symmetric NAT the hole may belong to an extra birthday socket: the SYN comes there.
       if (path.socket !== socket) serve(new UtpEndpoint(path.socket))
     })

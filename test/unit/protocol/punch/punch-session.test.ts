@@ -81,7 +81,14 @@ describe('punch session', () => {
     const again = s.onPunch(probeFromB(false), reflexive, 0, 200)
     expect(again.sends).toHaveLength(1)
     expect(again.result).toBeUndefined()
+    // The answer is repeated on the settled path for a while, in case it was lost, then no more.
+    const repeat = s.onTimer(230).sends
+    expect(repeat).toHaveLength(1)
+    expect(repeat[0]).toMatchObject({ to: reflexive, socket: 0 })
+    expect(decodeRendezvous(repeat[0]!.bytes)).toMatchObject({ type: 'punch', ack: true })
+    expect(s.nextDeadline()).toBe(280)
     expect(s.onTimer(10_000).sends).toHaveLength(0)
+    expect(s.nextDeadline()).toBeUndefined()
   })
 
   it('ignores probes of another punch or another peer', () => {
