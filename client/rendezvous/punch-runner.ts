@@ -1,7 +1,7 @@
 import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
 import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import { PunchError } from '../../protocol/errors.js'
-import type { PunchOptions, PunchPlan } from '../../protocol/punch/punch-plan.js'
+import type { PunchOptions, PunchPlan, PunchStrategy } from '../../protocol/punch/punch-plan.js'
 import { type PunchEffects, PunchSession } from '../../protocol/punch/punch-session.js'
 import { decodeRendezvous } from '../../protocol/rendezvous/rendezvous-codec.js'
 import type { Punch } from '../../protocol/rendezvous/rendezvous-messages.js'
@@ -19,6 +19,8 @@ export interface PunchedPath {
   address: UdpAddress
   socket: DatagramSocket
   role: 'requester' | 'target'
+  /** How this side punched (from both NAT classes). */
+  strategy: PunchStrategy
   elapsedMs: number
 }
 
@@ -99,6 +101,7 @@ export class PunchRunner {
             address: result.path,
             socket: sockets[result.socket]!,
             role: ctx.role,
+            strategy: session.strategy,
             elapsedMs: result.elapsedMs,
           })
           this.deps.clock.setTimer(LINGER_MS, () => this.finish(key))

@@ -15,6 +15,7 @@ import { KEEPALIVE_INTERVAL_MS } from '../../protocol/rendezvous/rendezvous-rela
 import { isRendezvous } from '../../protocol/udp-framing.js'
 import { type PunchedPath, PunchRunner } from './punch-runner.js'
 import { RendezvousTransactions } from './rendezvous-transactions.js'
+import { isWildcardAddress, routeSourceAddress } from './source-address.js'
 
 export interface RendezvousClientOptions {
   /** The tracker's rendezvous UDP endpoint (its BEP 15 port). */
@@ -22,7 +23,11 @@ export interface RendezvousClientOptions {
   /** The tracker's second UDP port, for NAT classification. */
   altTracker?: UdpAddress
   peerId: Uint8Array
-  /** This socket's LAN address, offered to peers behind the same public address. */
+  /**
+   * This socket's LAN address, offered to peers behind the same public address.
+   * @default learned by `classify()`: the socket's address, or the route's source address for a
+   * socket bound to every interface
+   */
   lan?: UdpAddress
   /** Punch tuning. */
   punch?: PunchOptions
@@ -35,6 +40,8 @@ export interface RendezvousClientDeps {
   random: Random
   /** Opens an extra socket for birthday probing from behind a symmetric NAT. */
   openSocket?: () => Promise<DatagramSocket>
+  /** The local IP used toward an address, for a socket bound to 0.0.0.0. @default routeSourceAddress */
+  sourceAddress?: (to: UdpAddress) => Promise<string | undefined>
 }
 
 export interface RendezvousClientEvents {
@@ -68,6 +75,8 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
   private readonly registrations = new Map<string, Registration>()
   private readonly onMessage = (b: Uint8Array, from: UdpAddress) => this.receive(b, from)
   private stopped = false
+  /** The socket's own endpoint as `classify()` found it. */
+  private learnedLan?: UdpAddress
 
   constructor(
     private readonly options: RendezvousClientOptions,
@@ -79,9 +88,13 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     deps.socket.on('message', this.onMessage)
   }
 
-  /** Learns the NAT class from binding-requests (docs/protocol/connect-request.md, NAT classification). */
+  /**
+   * Learns the NAT class from binding-requests (docs/protocol/connect-request.md, NAT
+   * classification), and the socket's own endpoint, offered to peers behind the same public address.
+   */
   async classify(opts: { signal?: AbortSignal } = {}): Promise<WireNatClass> {
     const { socket } = this.deps
+    const { tracker, altTracker } = this.options
     const bind = (to: UdpAddress, changePort: boolean, maxSends: number) =>
       this.tx
         .request(socket, to, (txid) => ({ type: 'bindingRequest', txid, changePort }), {
@@ -96,21 +109,44 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
           },
         )
     // 1. Change-port first: before we ever sent to the alternate port, its answer is unsolicited.
-    const changed = this.options.altTracker ? await bind(this.options.tracker, true, 2) : undefined
-    // 2. Main and alternate ports: one mapping for both destinations means a cone.
-    const viaMain = await bind(this.options.tracker, false, 4)
-    const viaAlt = this.options.altTracker ? await bind(this.options.altTracker, false, 3) : undefined
+    //    2a. The main port alongside it: the same destination, so it opens nothing for the alternate.
+    const [changed, viaMain] = await Promise.all([
+      altTracker ? bind(tracker, true, 2) : undefined,
+      bind(tracker, false, 4),
+    ])
+    // 2b. Then the alternate port: one mapping for both destinations means a cone. Skipped when the
+    //     main port never answered: no UDP gets through, and waiting again would only delay `blocked`.
+    const viaAlt = altTracker && viaMain ? await bind(altTracker, false, 3) : undefined
+    opts.signal?.throwIfAborted()
     if (viaMain) this.rttMs = viaMain.rttMs
     const observedOf = (r: typeof viaMain) => (r?.msg.type === 'bindingResponse' ? r.msg.observed : undefined)
     this.observed = observedOf(viaMain)
-    const local = this.options.lan ?? socket.address()
+    const local = await this.localEndpoint()
+    this.learnedLan = local
     this.natClass = classifyNat({
       local,
-      changePortAnswered: changed !== undefined && changed.from.port !== this.options.tracker.port,
+      changePortAnswered: changed !== undefined && changed.from.port !== tracker.port,
       viaMain: observedOf(viaMain),
-      viaAlt: this.options.altTracker ? observedOf(viaAlt) : observedOf(viaMain),
+      viaAlt: altTracker ? observedOf(viaAlt) : observedOf(viaMain),
     })
     return this.natClass
+  }
+
+  /** The LAN endpoint offered to peers: the configured one, else what `classify()` learned. */
+  get lan(): UdpAddress | undefined {
+    return this.options.lan ?? this.learnedLan
+  }
+
+  /**
+   * The socket's own endpoint with a concrete IP: a socket bound to 0.0.0.0 sends from the address
+   * its route to the tracker picks, and that is what the tracker would see if there were no NAT.
+   */
+  private async localEndpoint(): Promise<UdpAddress> {
+    if (this.options.lan) return this.options.lan
+    const bound = this.deps.socket.address()
+    if (!isWildcardAddress(bound.address)) return bound
+    const address = await (this.deps.sourceAddress ?? routeSourceAddress)(this.options.tracker)
+    return address ? { ...bound, address } : bound
   }
 
   /** Registers for one swarm with the token from its announce, and keeps the registration alive. */
@@ -136,9 +172,10 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     targetPeerId: Uint8Array,
     opts: { signal?: AbortSignal } = {},
   ): Promise<PunchedPath> {
-    // Classification found that no UDP gets through: say so now rather than time out asking.
-    if (this.natClass === 'blocked')
-      throw new PunchError('PUNCH_NEEDS_RELAY', 'UDP is blocked here: a relay is needed')
+    // No UDP reaches the tracker from here, so none will reach a peer: only a relay can connect us.
+    if (this.natClass === 'blocked') {
+      throw new PunchError('PUNCH_NEEDS_RELAY', 'UDP is blocked on this network: a relay is needed')
+    }
     const reg = this.registrations.get(Buffer.from(infoHash).toString('hex'))
     if (!reg) throw new PunchError('PUNCH_TOKEN_INVALID', 'register for this swarm before connecting')
     // 1. The connect-request; the tracker answers with the target's endpoints and a nonce.
@@ -152,7 +189,7 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
         peerId: this.options.peerId,
         token: reg.token,
         targetPeerId,
-        lan: this.options.lan,
+        lan: this.lan,
         natClass: this.natClass,
         rttMs: this.rttMs,
       }),
@@ -235,7 +272,7 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
           infoHash: reg.infoHash,
           peerId: this.options.peerId,
           token: reg.token,
-          lan: this.options.lan,
+          lan: this.lan,
           natClass: this.natClass,
           rttMs: this.rttMs,
         }),

@@ -9,7 +9,6 @@ import type { Clock, Random } from '../../protocol/clock.js'
 import { TransportError } from '../../protocol/errors.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { realClock, realRandom } from '../real-clock.js'
-import { localAddressToward } from '../rendezvous/lan-address.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
 import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { UdpSocket } from '../udp-socket.js'
@@ -223,17 +222,11 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private rendezvousClient(offer: RendezvousOffer, trackerUrl: string): Promise<RendezvousClient> {
     this.rendezvous ??= (async () => {
       const { address } = await lookup(new URL(trackerUrl).hostname, { family: 4 })
-      // Offered to a peer behind the same public address, whose router may not hairpin.
-      const lanAddress =
-        this.options.host && this.options.host !== '0.0.0.0'
-          ? this.options.host
-          : await localAddressToward(address)
       const client = new RendezvousClient(
         {
           tracker: { address, port: offer.udpPort },
           altTracker: offer.altPort ? { address, port: offer.altPort } : undefined,
           peerId: this.peerId,
-          lan: lanAddress ? { address: lanAddress, port: this.udpSocket.address().port } : undefined,
         },
         {
           socket: this.udpSocket,

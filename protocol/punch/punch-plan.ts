@@ -57,12 +57,22 @@ export const PUNCH_DEFAULTS: Required<PunchOptions> = {
   birthdayRefreshRounds: 20,
 }
 
-/** How a pair of classes is punched (docs/protocol/connect-request.md). */
-export type PunchStrategy = 'direct' | 'simultaneous' | 'birthday-sockets' | 'birthday-ports' | 'needs-relay'
+/** How a pair of classes is punched (docs/protocol/connect-request.md, Strategies). */
+export type PunchStrategy =
+  | 'direct'
+  | 'simultaneous'
+  | 'lan-first'
+  | 'birthday-sockets'
+  | 'birthday-ports'
+  | 'needs-relay'
 
-/** Chooses the strategy for this side from both classes. */
-export function choosePunchStrategy(self: WireNatClass, peer: WireNatClass): PunchStrategy {
+/**
+ * Chooses the strategy for this side from both classes. `sameLan`: both are behind one public
+ * address and the peer's LAN endpoint is known (a NAT need not hairpin, so the LAN is the way).
+ */
+export function choosePunchStrategy(self: WireNatClass, peer: WireNatClass, sameLan = false): PunchStrategy {
   if (self === 'blocked' || peer === 'blocked') return 'needs-relay'
+  if (sameLan) return 'lan-first'
   if (self === 'symmetric' && peer === 'symmetric') return 'needs-relay'
   if (peer === 'public') return 'direct'
   // A symmetric side cannot predict its mapping; it sprays from many sockets while the cone side

@@ -60,7 +60,11 @@ export class PunchSession {
     private readonly deps: { random: Random },
   ) {
     this.o = { ...PUNCH_DEFAULTS, ...options }
-    this.strategy = choosePunchStrategy(plan.selfNat, plan.peerNat)
+    this.strategy = choosePunchStrategy(
+      plan.selfNat,
+      plan.peerNat,
+      plan.samePublicAddress && plan.peerLan !== undefined,
+    )
   }
 
   get current(): PunchState {
@@ -175,7 +179,8 @@ export class PunchSession {
     const lowTtl = behindNat && p.peerNat !== 'public' && !p.samePublicAddress
     const ttl = lowTtl && this.round < this.o.lowTtlRounds ? this.o.lowTtl : undefined
     const sends: PunchSend[] = []
-    if (p.samePublicAddress && p.peerLan) sends.push({ bytes: this.probe(false), to: p.peerLan, socket: 0 })
+    if (this.strategy === 'lan-first' && p.peerLan)
+      sends.push({ bytes: this.probe(false), to: p.peerLan, socket: 0 })
     sends.push({ bytes: this.probe(false), to: p.peerEndpoint, socket: 0, ttl })
     // The extra sockets' first sends create their mappings; the far side's probes then find one of
     // them and are answered from it. Later sends only keep the mappings alive.

@@ -1,17 +1,22 @@
-import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodePacket } from '../../protocol/utp/utp-packet.js'
-import { CLI_PATH } from '../helpers/cli-process.js'
 import { isRoot, prerequisite } from '../helpers/require-tool.js'
+import {
+  lines,
+  PUNCH_PEER,
+  runGet,
+  runPair,
+  seedRandomFile,
+  startLabTracker,
+  trackerStats,
+} from './lab/lab-process.js'
 import { createLab, type Lab, type SiteKind } from './lab/netns-lab.js'
 
 const gate = prerequisite('root (network namespaces and iptables)', isRoot())
-const PEER = fileURLToPath(new URL('../../dist/test/natlab/lab/punch-peer.js', import.meta.url))
 
 let lab: Lab | undefined
 afterEach(() => {
@@ -19,108 +24,16 @@ afterEach(() => {
   lab = undefined
 })
 
-type Line = Record<string, unknown> & { event: string }
-
-/** Collects a child's JSON lines; resolves the first one matching `pred`. */
-function lines(child: ChildProcess) {
-  const seen: Line[] = []
-  let buf = ''
-  let err = ''
-  const waiters = new Set<() => void>()
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString()
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const l = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      if (l.startsWith('{')) seen.push(JSON.parse(l) as Line)
-      else seen.push({ event: 'text', text: l })
-      for (const w of [...waiters]) w()
-    }
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  return {
-    seen,
-    wait(pred: (l: Line) => boolean, ms = 20_000): Promise<Line> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hit = seen.find(pred)
-          if (hit) {
-            waiters.delete(check)
-            clearTimeout(t)
-            resolve(hit)
-          }
-        }
-        const t = setTimeout(() => {
-          waiters.delete(check)
-          reject(
-            new Error(
-              `no matching line in ${ms} ms; seen ${JSON.stringify(seen)}; stderr ${err.slice(-400)}`,
-            ),
-          )
-        }, ms)
-        waiters.add(check)
-        check()
-      })
-    },
-  }
-}
-
-/** The real `punchswarm tracker` in the lab's tracker namespace, announce interval 5 s; resolves once it listens. */
-async function startLabTracker(l: Lab): Promise<void> {
-  const tracker = lines(
-    l.spawn(l.trackerNs, [
-      process.execPath,
-      CLI_PATH,
-      'tracker',
-      '--host',
-      '0.0.0.0',
-      '--port',
-      '6969',
-      '--interval',
-      '5',
-      '--log-level',
-      'warn',
-    ]),
-  )
-  await tracker.wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
-}
-
 /** The tracker on the public side, a target at site `a`, a requester at site `b`; punch, then uTP. */
 async function punchPair(a: SiteKind, b: SiteKind) {
   lab = createLab([
     { name: 'a', kind: a },
     { name: 'b', kind: b },
   ])
-  await startLabTracker(lab)
-  const announce = `http://${lab.trackerIp}:6969/announce`
-  const infoHash = randomBytes(20).toString('hex')
-  const targetId = randomBytes(20).toString('hex')
-  const base = { tracker: announce, infoHash, bytes: 2 * 1024 * 1024 }
-  const target = lines(
-    lab.spawn(lab.sites.get('a')!.hostNs, [
-      process.execPath,
-      PEER,
-      JSON.stringify({ ...base, role: 'target', peerId: targetId }),
-    ]),
-  )
-  const registered = await target.wait((l) => l.event === 'registered' || l.event === 'error')
-  expect(registered.event).toBe('registered')
-  const requester = lines(
-    lab.spawn(lab.sites.get('b')!.hostNs, [
-      process.execPath,
-      PEER,
-      JSON.stringify({
-        ...base,
-        role: 'requester',
-        peerId: randomBytes(20).toString('hex'),
-        targetPeerId: targetId,
-      }),
-    ]),
-  )
-  const done = await requester.wait((l) => l.event === 'done' || l.event === 'error', 40_000)
-  return { lab, target, requester, registered, done }
+  const announce = await startLabTracker(lab)
+  const run = await runPair(lab, announce, 'b', 'a', 2 * 1024 * 1024)
+  expect(run.registered.event).toBe('registered')
+  return { lab, ...run }
 }
 
 describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namespaces)', () => {
@@ -154,57 +67,19 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       { name: 'a', kind: 'cone' },
       { name: 'b', kind: 'cone' },
     ])
-    await startLabTracker(lab)
+    const announce = await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-'))
     try {
-      mkdirSync(join(dir, 'data'))
-      const content = randomBytes(3 * 1024 * 1024 + 7)
-      writeFileSync(join(dir, 'data', 'payload.bin'), content)
-      const announce = `http://${lab.trackerIp}:6969/announce`
-      const seed = lines(
-        lab.spawn(lab.sites.get('a')!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'seed',
-          join(dir, 'data', 'payload.bin'),
-          '--tracker',
-          announce,
-          '-p',
-          '0',
-          '--json',
-        ]),
+      const { content, magnet } = await seedRandomFile(lab, 'a', dir, announce, 3 * 1024 * 1024 + 7)
+      const get = await runGet(lab, 'b', magnet, join(dir, 'out'), 40)
+      expect(get.exit, JSON.stringify(get.out.seen.filter((l) => l.event !== 'progress')).slice(-1500)).toBe(
+        0,
       )
-      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
-      // Let the seeder announce, classify and register before the leecher asks for it.
-      await new Promise((r) => setTimeout(r, 1500))
-      const get = lab.spawn(lab.sites.get('b')!.hostNs, [
-        process.execPath,
-        CLI_PATH,
-        'get',
-        magnet.uri,
-        '-o',
-        join(dir, 'out'),
-        '--timeout',
-        '40',
-        '--json',
-      ])
-      const getLines = lines(get)
-      const exit = await new Promise<number | null>((r) => get.on('exit', (code) => r(code)))
-      expect(exit, JSON.stringify(getLines.seen.filter((l) => l.event !== 'progress')).slice(-1500)).toBe(0)
       expect(readFileSync(join(dir, 'out', 'payload.bin')).equals(content)).toBe(true)
-      const punched = getLines.seen.find((l) => l.event === 'punched') as unknown as { address: string }
+      const punched = get.out.seen.find((l) => l.event === 'punched') as unknown as { address: string }
       expect(punched.address).toBe('198.18.1.2')
       // The tracker's stats show the swarm and the punch.
-      const stats = JSON.parse(
-        lab.exec(lab.trackerNs, [
-          process.execPath,
-          '-e',
-          "fetch('http://127.0.0.1:6969/stats.json').then((r) => r.text()).then((t) => process.stdout.write(t))",
-        ]),
-      ) as {
-        punches: { success: number }
-      }
-      expect(stats.punches.success).toBeGreaterThanOrEqual(1)
+      expect(trackerStats(lab).punches.success).toBeGreaterThanOrEqual(1)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -221,51 +96,18 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       ['l6', 'cone'],
     ]
     lab = createLab(kinds.map(([name, kind]) => ({ name, kind })))
-    await startLabTracker(lab)
+    const announce = await startLabTracker(lab)
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-natlab-swarm-'))
     try {
-      mkdirSync(join(dir, 'data'))
-      const content = randomBytes(4 * 1024 * 1024 + 3)
-      writeFileSync(join(dir, 'data', 'payload.bin'), content)
-      const announce = `http://${lab.trackerIp}:6969/announce`
-      const seed = lines(
-        lab.spawn(lab.sites.get('s')!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'seed',
-          join(dir, 'data', 'payload.bin'),
-          '--tracker',
-          announce,
-          '-p',
-          '0',
-          '--json',
-        ]),
+      const { content, magnet } = await seedRandomFile(lab, 's', dir, announce, 4 * 1024 * 1024 + 3)
+      const leechers = await Promise.all(
+        kinds
+          .slice(1)
+          .map(async ([name]) => ({ name, ...(await runGet(lab!, name, magnet, join(dir, name), 60)) })),
       )
-      const magnet = (await seed.wait((l) => l.event === 'magnet')) as unknown as { uri: string }
-      await new Promise((r) => setTimeout(r, 1500))
-      const leechers = kinds.slice(1).map(([name]) => {
-        const child = lab!.spawn(lab!.sites.get(name)!.hostNs, [
-          process.execPath,
-          CLI_PATH,
-          'get',
-          magnet.uri,
-          '-o',
-          join(dir, name),
-          '--timeout',
-          '60',
-          '--json',
-        ])
-        return {
-          name,
-          child,
-          out: lines(child),
-          exit: new Promise<number | null>((r) => child.on('exit', (code) => r(code))),
-        }
-      })
       for (const l of leechers) {
-        const code = await l.exit
         expect(
-          code,
+          l.exit,
           `${l.name}: ${JSON.stringify(l.out.seen.filter((e) => e.event !== 'progress')).slice(-800)}`,
         ).toBe(0)
         expect(readFileSync(join(dir, l.name, 'payload.bin')).equals(content)).toBe(true)
@@ -287,7 +129,7 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
     const target = lines(
       lab.spawn(lab.sites.get('a')!.hostNs, [
         process.execPath,
-        PEER,
+        PUNCH_PEER,
         JSON.stringify({
           tracker: `http://${lab.trackerIp}:6969/announce`,
           infoHash: randomBytes(20).toString('hex'),

@@ -9,7 +9,8 @@ import { UtpEndpoint } from '../../../client/utp/utp-endpoint.js'
  * One peer of a NAT-lab punch test, run inside a namespace: announces (asking for the rendezvous
  * extension), classifies its NAT, registers its one UDP socket, and then either waits for a punch and
  * serves `bytes` seeded bytes over uTP (target), or asks the tracker to connect it to the target,
- * punches, and reads them over uTP through the hole (requester). Prints JSON lines.
+ * punches, and reads them over uTP through the hole (requester). Prints JSON lines: classified,
+ * registered, punched (with the strategy), done (with the time to the first uTP byte) or error.
  *
  * Usage: node punch-peer.js '{"role":"target"|"requester","tracker":"http://...","infoHash":hex,
  *   "peerId":hex,"targetPeerId"?:hex,"bytes":N}'
@@ -63,19 +64,29 @@ async function main(): Promise<void> {
     },
     { socket, clock: realClock, random: realRandom, openSocket: () => UdpSocket.open({ host: '0.0.0.0' }) },
   )
+  client.on('trackerError', (err) =>
+    out('trackerError', { message: (err as Error).message, code: (err as { code?: string }).code }),
+  )
   const natClass = await client.classify()
+  out('classified', { natClass, observed: client.observed, lan: client.lan })
   await client.register(infoHash, res.rendezvous.token)
   out('registered', { natClass, observed: client.observed, local: socket.address() })
   const utp = new UtpEndpoint(socket)
   const data = payload(o.bytes)
   if (o.role === 'target') {
-    utp.listen()
-    client.on('punched', (path) => out('punched', { address: path.address }))
-    utp.on('connection', (stream) => {
-      out('connection', { from: `${stream.remoteAddress}:${stream.remotePort}` })
-      stream.on('error', () => {})
-      stream.end(data)
+    const serve = (endpoint: UtpEndpoint) =>
+      endpoint.listen().on('connection', (stream) => {
+        out('connection', { from: `${stream.remoteAddress}:${stream.remotePort}` })
+        stream.on('error', () => {})
+        stream.end(data)
+      })
+    serve(utp)
+    client.on('punched', (path) => {
+      out('punched', { address: path.address, strategy: path.strategy, ms: path.elapsedMs })
+      // Behind a symmetric NAT the hole may belong to an extra birthday socket: the SYN comes there.
+      if (path.socket !== socket) serve(new UtpEndpoint(path.socket))
     })
+    client.on('punchFailed', (err) => out('punchFailed', { message: err.message, code: err.code }))
     return // serves until killed
   }
   const started = performance.now()
@@ -83,20 +94,29 @@ async function main(): Promise<void> {
     signal: AbortSignal.timeout(15_000),
   })
   const punchedMs = performance.now() - started
-  out('punched', { address: path.address, ms: punchedMs })
+  out('punched', { address: path.address, ms: punchedMs, strategy: path.strategy })
   // From behind a symmetric NAT the hole may belong to one of the extra birthday sockets: uTP runs on
   // whichever socket the punch succeeded from, since the NAT mapping is that socket's.
   const endpoint = path.socket === socket ? utp : new UtpEndpoint(path.socket)
   const stream = await endpoint.connect(path.address, { signal: AbortSignal.timeout(10_000) })
   const chunks: Buffer[] = []
-  stream.on('data', (d: Buffer) => chunks.push(d))
+  let firstByteMs: number | undefined
+  stream.on('data', (d: Buffer) => {
+    firstByteMs ??= performance.now() - started
+    chunks.push(d)
+  })
   await new Promise<void>((resolve, reject) => {
     stream.once('end', resolve)
     stream.once('error', reject)
   })
   const got = Buffer.concat(chunks)
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-  out('done', { bytes: got.length, match: sha(got) === sha(data), ms: performance.now() - started })
+  out('done', {
+    bytes: got.length,
+    match: sha(got) === sha(data),
+    firstByteMs,
+    ms: performance.now() - started,
+  })
   stream.destroy()
   client.stop()
   utp.close()

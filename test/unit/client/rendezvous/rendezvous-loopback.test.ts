@@ -4,6 +4,7 @@ import { RendezvousClient } from '../../../../client/rendezvous/rendezvous-clien
 import { UdpSocket } from '../../../../client/udp-socket.js'
 import { UtpEndpoint } from '../../../../client/utp/utp-endpoint.js'
 import type { UtpStream } from '../../../../client/utp/utp-stream.js'
+import type { Clock } from '../../../../protocol/clock.js'
 import type { UdpAddress } from '../../../../protocol/datagram-socket.js'
 import { RendezvousService } from '../../../../tracker/rendezvous/rendezvous-service.js'
 import { TrackerStats } from '../../../../tracker/stats/tracker-stats.js'
@@ -43,7 +44,7 @@ async function setup() {
     const token = service.issueToken(infoHash, peerId, '127.0.0.1')
     return { socket, client, peerId, token }
   }
-  return { service, infoHash, peer, stats }
+  return { service, infoHash, peer, stats, tracker, alt }
 }
 
 describe('rendezvous over loopback sockets', () => {
@@ -52,6 +53,45 @@ describe('rendezvous over loopback sockets', () => {
     const a = await peer(1)
     expect(await a.client.classify()).toBe('public')
     expect(a.client.observed).toMatchObject(a.socket.address())
+  })
+
+  it('compares a socket bound to every interface by the address its route uses, and learns it as the LAN endpoint', async () => {
+    const { tracker, alt } = await setup()
+    const wide = await UdpSocket.open({ host: '0.0.0.0' })
+    const client = new RendezvousClient(
+      { tracker, altTracker: alt, peerId: new Uint8Array(20).fill(9) },
+      { socket: wide, clock: realClock, random: realRandom },
+    )
+    cleanups.push(
+      () => wide.close(),
+      () => client.stop(),
+    )
+    expect(await client.classify()).toBe('public')
+    expect(client.lan).toEqual({ address: '127.0.0.1', port: wide.address().port, family: 'IPv4' })
+  })
+
+  it('calls a socket whose datagrams never reach the tracker blocked, and its connect fails with PUNCH_NEEDS_RELAY without sending', async () => {
+    const silent = await UdpSocket.open({ host: '127.0.0.1' }) // a tracker that never answers
+    const socket = await UdpSocket.open({ host: '127.0.0.1' })
+    // Retries come at once instead of after 0.4 to 3.2 s.
+    const hurried: Clock = { ...realClock, setTimer: (_ms, fn) => realClock.setTimer(0, fn) }
+    const client = new RendezvousClient(
+      { tracker: silent.address(), altTracker: silent.address(), peerId: new Uint8Array(20).fill(3) },
+      { socket, clock: hurried, random: realRandom },
+    )
+    cleanups.push(
+      () => silent.close(),
+      () => socket.close(),
+      () => client.stop(),
+    )
+    expect(await client.classify()).toBe('blocked')
+    let received = 0
+    silent.on('message', () => received++)
+    await expect(
+      client.connect(new Uint8Array(20).fill(0x42), new Uint8Array(20).fill(4)),
+    ).rejects.toMatchObject({ code: 'PUNCH_NEEDS_RELAY' })
+    await new Promise((r) => setTimeout(r, 50))
+    expect(received).toBe(0)
   })
 
   it('relays a connect-request and both sides punch a path to each other', async () => {

@@ -43,6 +43,12 @@ describe('punch strategy', () => {
     expect(choosePunchStrategy('firewalled', 'cone')).toBe('simultaneous')
     expect(choosePunchStrategy('symmetric', 'symmetric')).toBe('needs-relay')
     expect(choosePunchStrategy('blocked', 'cone')).toBe('needs-relay')
+    expect(choosePunchStrategy('cone', 'blocked', true)).toBe('needs-relay')
+  })
+
+  it('goes LAN first behind one public address, even where the public path would need a relay', () => {
+    expect(choosePunchStrategy('cone', 'cone', true)).toBe('lan-first')
+    expect(choosePunchStrategy('symmetric', 'symmetric', true)).toBe('lan-first')
   })
 })
 
@@ -132,9 +138,17 @@ describe('punch session', () => {
       {},
       { random: xorshift(1) },
     )
+    expect(s.strategy).toBe('lan-first')
     const sends = s.start(0).sends
     expect(sends[0]!.to).toEqual(lan)
     expect(sends[0]!.ttl).toBeUndefined()
+  })
+
+  it('does not probe a LAN address when the public addresses differ', () => {
+    const lan = { address: '198.18.5.3', port: 6881 }
+    const s = new PunchSession(plan({ peerLan: lan, punchDelayMs: 0 }), {}, { random: xorshift(1) })
+    expect(s.strategy).toBe('simultaneous')
+    expect(s.start(0).sends.map((x) => x.to)).toEqual([pubB])
   })
 
   it('sprays distinct random ports at a symmetric peer, within its budget', () => {
