@@ -14,9 +14,12 @@ import {
 } from './swarm-store.js'
 
 export interface MemorySwarmStoreOptions {
-  /** Most swarms kept; announces that would start a new swarm beyond it are not stored. @default 1_000_000 */
+  /** Most swarms kept; a new swarm beyond it evicts the least recently announced one. @default 1_000_000 */
   maxSwarms?: number
-  /** Most peers kept per swarm; new peers beyond it are not stored (they still get peers). @default 100_000 */
+  /**
+   * Most peers kept per swarm; a new peer beyond it evicts the longest-silent of a few peers picked
+   * at random. @default 100_000
+   */
   maxPeersPerSwarm?: number
 }
 
@@ -28,7 +31,12 @@ interface Swarm {
   v6?: PeerSlab
   seeders: number
   downloaded: number
+  /** Second of the last announce: the swarm map is kept in this order, least recent first. */
+  lastSecond: number
 }
+
+/** Peers looked at to choose one to evict from a full swarm: the oldest of them goes. */
+const EVICTION_SAMPLE = 8
 
 const EMPTY_SAMPLE: PeerSample = { compact4: new Uint8Array(0), compact6: new Uint8Array(0) }
 const peerCount = (s: Swarm) => s.v4.count + (s.v6?.count ?? 0)
@@ -52,6 +60,9 @@ export class MemorySwarmStore implements SwarmStore {
   private expireSlot = -1
   private readonly maxSwarms: number
   private readonly maxPeersPerSwarm: number
+  /** Swarms and peers evicted to stay within the caps. */
+  evictedSwarms = 0
+  evictedPeers = 0
 
   constructor(
     private readonly deps: { random: Random },
@@ -63,12 +74,25 @@ export class MemorySwarmStore implements SwarmStore {
 
   announce(req: StoreAnnounce, opts: { wantPeerIds?: boolean } = {}): StoreAnnounceResult {
     const key = swarmKey(req.infoHash)
+    const second = Math.floor(req.now / 1000)
     let swarm = this.swarms.get(key)
     if (!swarm) {
-      if (req.event === 'stopped' || this.swarms.size >= this.maxSwarms) {
-        return { complete: 0, incomplete: 0, downloaded: 0, peers: EMPTY_SAMPLE }
+      if (req.event === 'stopped') return { complete: 0, incomplete: 0, downloaded: 0, peers: EMPTY_SAMPLE }
+      if (this.swarms.size >= this.maxSwarms) this.evictSwarm()
+      swarm = {
+        key,
+        infoHash: Uint8Array.from(req.infoHash),
+        v4: new PeerSlab(4),
+        seeders: 0,
+        downloaded: 0,
+        lastSecond: second,
       }
-      swarm = { key, infoHash: Uint8Array.from(req.infoHash), v4: new PeerSlab(4), seeders: 0, downloaded: 0 }
+      this.swarms.set(key, swarm)
+    } else if (swarm.lastSecond !== second) {
+      // Move it to the back: the map stays in order of last announce (to the second), so the
+      // swarm to evict is always the first one. At most one move per swarm per second.
+      swarm.lastSecond = second
+      this.swarms.delete(key)
       this.swarms.set(key, swarm)
     }
     const ip = ipToBytes(req.ip)
@@ -89,7 +113,8 @@ export class MemorySwarmStore implements SwarmStore {
       if (slot >= 0) this.removeSlot(swarm, slab, slot)
       slot = -1
     } else {
-      if (slot < 0 && peerCount(swarm) < this.maxPeersPerSwarm) {
+      if (slot < 0) {
+        if (peerCount(swarm) >= this.maxPeersPerSwarm) this.evictPeer(swarm)
         slot = slab.add(req.peerId)
         slab.setFlags(slot, carried)
         this.peerTotal++
@@ -267,6 +292,41 @@ export class MemorySwarmStore implements SwarmStore {
     if (slab === swarm.v6) this.v6Total--
     slab.remove(slot)
     this.peerTotal--
+  }
+
+  /** Drops the least recently announced swarm with all its peers. */
+  private evictSwarm(): void {
+    const oldest = this.swarms.values().next().value
+    if (!oldest) return
+    for (const slab of [oldest.v4, oldest.v6]) {
+      if (!slab) continue
+      for (let i = 0; i < slab.count; i++) this.natTotals[slab.natCode(i)]!--
+      if (slab === oldest.v6) this.v6Total -= slab.count
+    }
+    this.peerTotal -= peerCount(oldest)
+    this.seederTotal -= oldest.seeders
+    this.evictedSwarms++
+    this.dropSwarm(oldest)
+  }
+
+  /**
+   * Drops one peer of a full swarm: the longest-silent of EVICTION_SAMPLE picked at random. Exact
+   * least-recently-announced order would cost a list per swarm; a peer that keeps announcing is
+   * almost never the oldest of the sample, so long-silent peers and floods are what goes.
+   */
+  private evictPeer(swarm: Swarm): void {
+    const n = peerCount(swarm)
+    let victim: { slab: PeerSlab; slot: number; seen: number } | undefined
+    for (let k = 0; k < Math.min(EVICTION_SAMPLE, n); k++) {
+      const i = this.deps.random.int(n)
+      const slab = i < swarm.v4.count ? swarm.v4 : swarm.v6!
+      const slot = slab === swarm.v4 ? i : i - swarm.v4.count
+      const seen = slab.lastSeen(slot)
+      if (!victim || seen < victim.seen) victim = { slab, slot, seen }
+    }
+    if (!victim) return
+    this.removeSlot(swarm, victim.slab, victim.slot)
+    this.evictedPeers++
   }
 
   private dropSwarm(swarm: Swarm): void {
