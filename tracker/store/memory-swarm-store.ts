@@ -31,8 +31,11 @@ interface Swarm {
   v6?: PeerSlab
   seeders: number
   downloaded: number
-  /** Second of the last announce: the swarm map is kept in this order, least recent first. */
+  /** Second of the last announce. */
   lastSecond: number
+  /** Neighbours in the list of swarms by last announce (to the second): the oldest is evicted first. */
+  older?: Swarm
+  newer?: Swarm
 }
 
 /** Peers looked at to choose one to evict from a full swarm: the oldest of them goes. */
@@ -40,7 +43,9 @@ const EVICTION_SAMPLE = 8
 
 const EMPTY_SAMPLE: PeerSample = { compact4: new Uint8Array(0), compact6: new Uint8Array(0) }
 const peerCount = (s: Swarm) => s.v4.count + (s.v6?.count ?? 0)
-const swarmKey = (infoHash: Uint8Array) => Buffer.from(infoHash).toString('latin1')
+// A view, not a copy: this runs on every announce.
+const swarmKey = (infoHash: Uint8Array) =>
+  Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.length).toString('latin1')
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b]
@@ -60,6 +65,10 @@ export class MemorySwarmStore implements SwarmStore {
   private expireSlot = -1
   private readonly maxSwarms: number
   private readonly maxPeersPerSwarm: number
+  /** Ends of the list of swarms by last announce. A list, not Map order: finding a Map's first entry
+   * skips every deleted slot before it, which a flood of evictions makes slow. */
+  private oldest: Swarm | undefined
+  private newest: Swarm | undefined
   /** Swarms and peers evicted to stay within the caps. */
   evictedSwarms = 0
   evictedPeers = 0
@@ -81,19 +90,19 @@ export class MemorySwarmStore implements SwarmStore {
       if (this.swarms.size >= this.maxSwarms) this.evictSwarm()
       swarm = {
         key,
-        infoHash: Uint8Array.from(req.infoHash),
+        infoHash: req.infoHash.slice(),
         v4: new PeerSlab(4),
         seeders: 0,
         downloaded: 0,
         lastSecond: second,
       }
       this.swarms.set(key, swarm)
+      this.linkNewest(swarm)
     } else if (swarm.lastSecond !== second) {
-      // Move it to the back: the map stays in order of last announce (to the second), so the
-      // swarm to evict is always the first one. At most one move per swarm per second.
+      // At most one move per swarm per second keeps the list in order of last announce.
       swarm.lastSecond = second
-      this.swarms.delete(key)
-      this.swarms.set(key, swarm)
+      this.unlink(swarm)
+      this.linkNewest(swarm)
     }
     const ip = ipToBytes(req.ip)
     if (ip.length === 16) swarm.v6 ??= new PeerSlab(16)
@@ -296,7 +305,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   /** Drops the least recently announced swarm with all its peers. */
   private evictSwarm(): void {
-    const oldest = this.swarms.values().next().value
+    const oldest = this.oldest
     if (!oldest) return
     for (const slab of [oldest.v4, oldest.v6]) {
       if (!slab) continue
@@ -333,6 +342,24 @@ export class MemorySwarmStore implements SwarmStore {
     this.downloadedTotal -= swarm.downloaded
     if (this.expireSwarm === swarm) this.expireSwarm = undefined
     this.swarms.delete(swarm.key)
+    this.unlink(swarm)
+  }
+
+  private linkNewest(swarm: Swarm): void {
+    swarm.older = this.newest
+    swarm.newer = undefined
+    if (this.newest) this.newest.newer = swarm
+    else this.oldest = swarm
+    this.newest = swarm
+  }
+
+  private unlink(swarm: Swarm): void {
+    if (swarm.older) swarm.older.newer = swarm.newer
+    else if (this.oldest === swarm) this.oldest = swarm.newer
+    if (swarm.newer) swarm.newer.older = swarm.older
+    else if (this.newest === swarm) this.newest = swarm.older
+    swarm.older = undefined
+    swarm.newer = undefined
   }
 
   /** Up to `numwant` peers other than `self`, from a random start with a random stride coprime to the count. */
