@@ -69,7 +69,7 @@ describe('rendezvous relay abuse resistance', () => {
       addr: i % 4 < 2 ? v6(i + 1) : v4(i + 1),
     }))
     const tokens = peers.map((p) => relay.issueToken(p.swarm, p.id, p.addr.address, 0))
-    peers.forEach((p, i) => relay.receive(registerMsg(p.swarm, p.id, tokens[i]!), p.addr, 0))
+    for (const [i, p] of peers.entries()) relay.receive(registerMsg(p.swarm, p.id, tokens[i]!), p.addr, 0)
     let received = 0
     let sent = 0
     let pushes = 0
@@ -209,30 +209,22 @@ describe('rendezvous relay abuse resistance', () => {
       { type: 'error', code: 'badToken' },
     ])
     // Over HTTP likewise, and a requester that never registered its own endpoint is refused too.
-    const http = relay.connectFromHttp(
-      {
-        infoHash: swarmA,
-        peerId: idOf(1),
-        token: tokA,
-        targetPeerId: idOf(2),
-        ip: r.address,
-        receivedBytes: 1000,
-      },
-      0,
-    )
+    const overHttp = () =>
+      relay.connectFromHttp(
+        {
+          infoHash: swarmA,
+          peerId: idOf(1),
+          token: tokA,
+          targetPeerId: idOf(2),
+          ip: r.address,
+          receivedBytes: 1000,
+        },
+        0,
+      )
+    const http = overHttp()
     expect(http.result).toMatchObject({ type: 'refused', code: 'notRegistered' })
     relay.receive(registerMsg(swarmA, idOf(1), tokA), r, 0)
-    const stillOutside = relay.connectFromHttp(
-      {
-        infoHash: swarmA,
-        peerId: idOf(1),
-        token: tokA,
-        targetPeerId: idOf(2),
-        ip: r.address,
-        receivedBytes: 1000,
-      },
-      0,
-    )
+    const stillOutside = overHttp()
     expect(stillOutside.result).toMatchObject({ type: 'refused', code: 'notRegistered' })
     expect(stillOutside.out.sends).toHaveLength(0)
   })
