@@ -25,7 +25,6 @@ export interface MemorySwarmStoreOptions {
 
 interface Swarm {
   key: string
-  infoHash: Uint8Array
   v4: PeerSlab
   /** Created on the first IPv6 peer. */
   v6?: PeerSlab
@@ -90,8 +89,8 @@ export class MemorySwarmStore implements SwarmStore {
       if (this.swarms.size >= this.maxSwarms) this.evictSwarm()
       swarm = {
         key,
-        infoHash: req.infoHash.slice(),
-        v4: new PeerSlab(4),
+        // Room for one peer: most swarms in a flood never get a second, and growth is cheap.
+        v4: new PeerSlab(4, 1),
         seeders: 0,
         downloaded: 0,
         lastSecond: second,
@@ -263,7 +262,7 @@ export class MemorySwarmStore implements SwarmStore {
         for (let i = 0; slab && i < slab.count; i++) byNatClass[NAT_CLASSES[slab.natCode(i)] ?? 'unknown']++
       }
       return {
-        infoHash: s.infoHash,
+        infoHash: new Uint8Array(Buffer.from(s.key, 'latin1')),
         complete: s.seeders,
         incomplete: peerCount(s) - s.seeders,
         downloaded: s.downloaded,
