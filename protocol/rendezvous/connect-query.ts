@@ -75,7 +75,7 @@ function fromCompact(b: unknown): UdpAddress | undefined {
   if (!(b instanceof Uint8Array) || (b.length !== 6 && b.length !== 18)) return undefined
   const address = bytesToIp(b.subarray(0, b.length - 2))
   const port = (b[b.length - 2]! << 8) | b[b.length - 1]!
-  return { address, port, family: ipFamily(address) }
+  return port > 0 ? { address, port, family: ipFamily(address) } : undefined
 }
 
 /** The bencoded answer to a relayed `/connect`. */
