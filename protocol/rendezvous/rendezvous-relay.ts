@@ -18,7 +18,8 @@ import {
 export const KEEPALIVE_INTERVAL_MS = 15_000
 export const REGISTRATION_TTL_MS = 60_000
 export const PUSH_RETRY_MS = 500
-const MAX_REGISTRATIONS = 1_000_000
+/** Most punch nonces remembered for their results. */
+const MAX_NONCES = 1_000_000
 /** How long a punch's outcome may still be reported. */
 const NONCE_TTL_MS = 60_000
 
@@ -31,6 +32,11 @@ export interface RendezvousRelayOptions {
   requesterRate?: number
   /** Connect-requests per second aimed at one target peer. @default 5 */
   targetRate?: number
+  /**
+   * Most registrations kept; a new one beyond it evicts the one with the oldest keepalive (peers
+   * that keep their registrations alive are never the oldest). @default 1_000_000
+   */
+  maxRegistrations?: number
 }
 
 export interface RegisteredPeer {
@@ -269,9 +275,12 @@ export class RendezvousRelay {
     if (!this.tokenOk(m, from, now, out)) return
     const key = regKey(m.infoHash, m.peerId)
     const known = this.registry.get(key)
-    if (!known && this.registry.size >= MAX_REGISTRATIONS) {
-      this.refuse(out, from, m.txid, 'rateLimited', 'tracker registration table is full')
-      return
+    if (!known && this.registry.size >= (this.options.maxRegistrations ?? 1_000_000)) {
+      const [staleKey, stale] = this.registry.entries().next().value ?? []
+      if (staleKey && stale) {
+        this.unregister(staleKey, stale)
+        out.events.push({ type: 'expired', peer: stale })
+      }
     }
     const peer: RegisteredPeer = {
       infoHash: m.infoHash,
@@ -441,7 +450,7 @@ export class RendezvousRelay {
     }
     if (ack) out.sends.push({ bytes: ack, to: c.requester })
     out.sends.push({ bytes: pushBytes, to: target.endpoint })
-    if (this.nonces.size < MAX_REGISTRATIONS) this.nonces.set(hex(nonce), now)
+    if (this.nonces.size < MAX_NONCES) this.nonces.set(hex(nonce), now)
     this.pushes.set(pushId, { bytes: pushBytes, to: target.endpoint, sends: 1, due: now + PUSH_RETRY_MS })
     out.events.push({ type: 'relayed', infoHash: c.infoHash, from: c.peerId, to: c.targetPeerId })
     return answer

@@ -41,7 +41,8 @@ export const connectRoute: FastifyPluginAsync<{
       receivedBytes: requestBytes(request.raw),
     })
     if (result.type === 'refused') {
-      request.log.warn({ code: result.code }, `connect-request refused: ${result.message}`)
+      // Debug, not warn: refusals are what a flood of bad connect-requests produces.
+      request.log.debug({ code: result.code }, `connect-request refused: ${result.message}`)
       return reply.send(Buffer.from(encodeConnectRefusal(result.code, result.message)))
     }
     return reply.send(Buffer.from(encodeConnectAnswer(result)))

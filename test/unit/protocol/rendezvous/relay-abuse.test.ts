@@ -259,3 +259,29 @@ describe('rendezvous relay abuse resistance', () => {
     }
   })
 })
+
+describe('rendezvous relay registration table', () => {
+  it('when full, evicts the registration with the oldest keepalive, never a live one kept alive', () => {
+    const relay = new RendezvousRelay({ secret, maxRegistrations: 3 }, { random: xorshiftRandom(18) })
+    const reg = (n: number, now: number) =>
+      relay.receive(
+        registerMsg(swarmA, idOf(n), relay.issueToken(swarmA, idOf(n), v4(n).address, 0)),
+        v4(n),
+        now,
+      )
+    reg(1, 0)
+    reg(2, 1000)
+    reg(3, 2000)
+    // Peer 1 keeps its registration alive; peer 2's keepalive is now the oldest.
+    reg(1, 3000)
+    const out = reg(4, 4000)
+    expect(out.events.map((e) => e.type)).toEqual(['expired', 'registered'])
+    expect(relay.registrationCount).toBe(3)
+    expect(
+      relay
+        .registered(swarmA, 10)
+        .map((p) => p.peerId[0])
+        .sort(),
+    ).toEqual([1, 3, 4])
+  })
+})
