@@ -2,7 +2,9 @@ import Fastify, { LogController } from 'fastify'
 import { PunchswarmError } from '../protocol/errors.js'
 import { encodeFailure } from '../protocol/tracker/announce-response.js'
 import { announceRoute } from './http/announce-route.js'
+import { connectRoute } from './http/connect-route.js'
 import { scrapeRoute } from './http/scrape-route.js'
+import { RequestLimiter } from './request-limiter.js'
 import { statsRoutes } from './stats/stats-routes.js'
 import { resolveTrackerOptions, type TrackerDeps, type TrackerOptions } from './tracker-options.js'
 
@@ -14,8 +16,13 @@ const BODY_LIMIT_BYTES = 1024
  * listens). Client errors are answered with HTTP 200 and a bencoded `failure reason`, as BitTorrent
  * clients expect, and logged as warnings: an error for the client, just a warning for the server.
  */
-export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
+export function buildTracker(options: TrackerOptions, givenDeps: TrackerDeps) {
   const resolved = resolveTrackerOptions(options)
+  const deps: TrackerDeps = {
+    ...givenDeps,
+    requestLimiter:
+      givenDeps.requestLimiter ?? new RequestLimiter(resolved.maxRequestsPerSecond, resolved.requestBurst),
+  }
   const app = Fastify({
     loggerInstance: deps.logger,
     // Per-request log lines would cost more than an announce; failures are logged by the error handler.
@@ -30,7 +37,9 @@ export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
   app.setErrorHandler((err, request, reply) => {
     const known = err instanceof PunchswarmError
     const reason = known ? err.message : 'bad request'
-    request.log.warn(
+    // A flood of over-limit requests must not become a flood of log lines.
+    const level = known && err.code === 'TRACKER_RATE_LIMITED' ? 'debug' : 'warn'
+    request.log[level](
       { code: known ? err.code : (err as { code?: string }).code, url: request.url.slice(0, 200) },
       reason,
     )
@@ -49,6 +58,7 @@ export function buildTracker(options: TrackerOptions, deps: TrackerDeps) {
   app.get('/', async (_request, reply) => reply.redirect('/stats'))
   app.register(announceRoute, { options: resolved, deps })
   app.register(scrapeRoute, { options: resolved, deps })
+  app.register(connectRoute, { options: resolved, deps })
   app.register(statsRoutes, { stats: deps.stats, store: deps.store })
   return app
 }

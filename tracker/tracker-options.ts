@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../protocol/clock.js'
 import type { RendezvousService } from './rendezvous/rendezvous-service.js'
+import type { RequestLimiter } from './request-limiter.js'
 import type { TrackerStats } from './stats/tracker-stats.js'
 import type { SwarmStore } from './store/swarm-store.js'
 
@@ -19,6 +20,23 @@ export interface TrackerOptions {
   maxScrapeHashes?: number
   /** Longest request URL accepted, in bytes. @default 4096 */
   maxUrlBytes?: number
+  /**
+   * Announces and scrapes per second from one source address (an IPv6 /64 counts as one address),
+   * over HTTP and UDP together; beyond it the tracker answers with a failure reason (a BEP 15 error
+   * over UDP). 0: no limit. @default 20
+   */
+  maxRequestsPerSecond?: number
+  /** Requests one address may send in a burst above its rate. @default 10 × maxRequestsPerSecond */
+  requestBurst?: number
+  /**
+   * Most swarms kept; a new swarm beyond it evicts the least recently announced one.
+   * @default 1_000_000
+   */
+  maxSwarms?: number
+  /** Most peers kept per swarm; a new peer beyond it evicts a long-silent one. @default 100_000 */
+  maxPeersPerSwarm?: number
+  /** Connect-requests per second from one requester address, and aimed at one target peer. @default 5 */
+  connectRatePerSecond?: number
   /** A warning message sent with every announce. @default none */
   warning?: string
   /**
@@ -34,6 +52,8 @@ export interface TrackerDeps {
   random: Random
   stats: TrackerStats
   logger: Logger
+  /** Per-address limit on announces and scrapes, shared with the UDP port. @default one from the options */
+  requestLimiter?: RequestLimiter
   /** Rendezvous relay, when the tracker relays connect-requests. */
   rendezvous?: RendezvousService
 }
@@ -43,6 +63,7 @@ export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, 'warning' | '
 
 export function resolveTrackerOptions(o: TrackerOptions = {}): ResolvedTrackerOptions {
   const intervalSeconds = o.intervalSeconds ?? 1800
+  const maxRequestsPerSecond = o.maxRequestsPerSecond ?? 20
   return {
     intervalSeconds,
     minIntervalSeconds: o.minIntervalSeconds ?? Math.max(1, Math.floor(intervalSeconds / 2)),
@@ -51,6 +72,11 @@ export function resolveTrackerOptions(o: TrackerOptions = {}): ResolvedTrackerOp
     trustProxy: o.trustProxy ?? false,
     maxScrapeHashes: o.maxScrapeHashes ?? 64,
     maxUrlBytes: o.maxUrlBytes ?? 4096,
+    maxRequestsPerSecond,
+    requestBurst: o.requestBurst ?? maxRequestsPerSecond * 10,
+    maxSwarms: o.maxSwarms ?? 1_000_000,
+    maxPeersPerSwarm: o.maxPeersPerSwarm ?? 100_000,
+    connectRatePerSecond: o.connectRatePerSecond ?? 5,
     warning: o.warning,
     udpPort: o.udpPort,
   }

@@ -4,6 +4,7 @@ import { realClock, realRandom } from '../client/real-clock.js'
 import type { Clock, Random } from '../protocol/clock.js'
 import { buildTracker } from './build-tracker.js'
 import { RendezvousService } from './rendezvous/rendezvous-service.js'
+import { RequestLimiter } from './request-limiter.js'
 import { TrackerStats } from './stats/tracker-stats.js'
 import { MemorySwarmStore } from './store/memory-swarm-store.js'
 import type { SwarmStore } from './store/swarm-store.js'
@@ -57,12 +58,24 @@ export async function startTracker(
   const clock = deps.clock ?? realClock
   const random = deps.random ?? realRandom
   const logger = deps.logger ?? pino({ level: 'silent' })
-  const store = deps.store ?? new MemorySwarmStore({ random })
+  const resolved = resolveTrackerOptions(options)
+  const store =
+    deps.store ??
+    new MemorySwarmStore(
+      { random },
+      { maxSwarms: resolved.maxSwarms, maxPeersPerSwarm: resolved.maxPeersPerSwarm },
+    )
   const stats = new TrackerStats({ clock, peerCount: () => store.size().peers })
   const secret = options.secret ?? randomBytes(32)
-  const resolved = resolveTrackerOptions(options)
+  // One limiter for HTTP and UDP: an address gets one share, whichever transport it uses.
+  const requestLimiter = new RequestLimiter(resolved.maxRequestsPerSecond, resolved.requestBurst)
   const rendezvous = new RendezvousService(
-    { secret, host, altPort: options.altPort ?? 0 },
+    {
+      secret,
+      host,
+      altPort: options.altPort ?? 0,
+      connectRatePerSecond: resolved.connectRatePerSecond,
+    },
     { clock, random, store, stats, logger: logger.child({ component: 'rendezvous' }) },
   )
 
@@ -70,7 +83,7 @@ export async function startTracker(
   let boundUdpPort: number | undefined
   const app = buildTracker(
     { ...options, udpPort: () => boundUdpPort },
-    { store, clock, random, stats, logger, rendezvous },
+    { store, clock, random, stats, logger, rendezvous, requestLimiter },
   )
   await app.listen({ host, port: options.port ?? 0 })
   const httpPort = (app.server.address() as { port: number }).port
@@ -79,7 +92,15 @@ export async function startTracker(
   try {
     udp = await bindUdpTracker(
       { host, port: udpPort, onRendezvous: (b, from) => rendezvous.handle(b, from) },
-      { store, clock, stats, logger, secret, intervalSeconds: resolved.intervalSeconds },
+      {
+        store,
+        clock,
+        stats,
+        logger,
+        secret,
+        intervalSeconds: resolved.intervalSeconds,
+        limiter: requestLimiter,
+      },
     )
     await rendezvous.start((bytes, to) => udp.send(bytes, to))
   } catch (err) {

@@ -8,6 +8,10 @@ interface TrackerFlags {
   altPort?: string
   trustProxy?: boolean
   interval?: string
+  maxRate: string
+  maxSwarms: string
+  maxPeersPerSwarm: string
+  connectRate: string
   logLevel: string
 }
 
@@ -24,6 +28,14 @@ export function registerTrackerCommand(program: Command): void {
     .option('--alt-port <port>', 'second UDP port for NAT classification (default: a free one)')
     .option('--trust-proxy', 'honour X-Forwarded-For and the ip parameter (only behind your own proxy)')
     .option('--interval <seconds>', 'announce interval asked of clients', '1800')
+    .option(
+      '--max-rate <n>',
+      'announces and scrapes per second from one address (an IPv6 /64 counts as one); 0 for no limit',
+      '20',
+    )
+    .option('--max-swarms <n>', 'swarms kept; a new one evicts the least recently announced', '1000000')
+    .option('--max-peers-per-swarm <n>', 'peers kept per swarm; a new one evicts a long-silent one', '100000')
+    .option('--connect-rate <n>', 'connect-requests per second from one address, and to one peer', '5')
     .option('--log-level <level>', 'pino log level on stderr', 'info')
     .action(async (flags: TrackerFlags) => {
       // Loaded here, not at the top: `punchswarm get` should not pay for fastify and pino at start-up.
@@ -38,6 +50,10 @@ export function registerTrackerCommand(program: Command): void {
           altPort: flags.altPort === undefined ? 0 : parsePort(flags.altPort, 'alt-port'),
           trustProxy: flags.trustProxy === true,
           intervalSeconds: parsePositiveInt(flags.interval ?? '1800', 'interval'),
+          maxRequestsPerSecond: flags.maxRate === '0' ? 0 : parsePositiveInt(flags.maxRate, 'max-rate'),
+          maxSwarms: parsePositiveInt(flags.maxSwarms, 'max-swarms'),
+          maxPeersPerSwarm: parsePositiveInt(flags.maxPeersPerSwarm, 'max-peers-per-swarm'),
+          connectRatePerSecond: parsePositiveInt(flags.connectRate, 'connect-rate'),
         },
         { logger },
       )

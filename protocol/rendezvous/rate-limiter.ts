@@ -1,3 +1,5 @@
+import { ipToBytes } from '../ip-address.js'
+
 /**
  * Token buckets keyed by string, with a bounded number of keys: when full, the stalest key is
  * forgotten (a forgotten key starts with a full bucket, so the bound trades a little precision for
@@ -34,5 +36,19 @@ export class KeyedRateLimiter {
 
   get size(): number {
     return this.buckets.size
+  }
+}
+
+/**
+ * The key one address is rate-limited under: an IPv4 address, or the /64 prefix of an IPv6 address
+ * (one subscriber usually holds a whole /64, so per-address keys would cost an attacker nothing).
+ */
+export function addressLimitKey(ip: string): string {
+  if (!ip.includes(':')) return ip
+  try {
+    const b = ipToBytes(ip)
+    return b.length === 4 ? b.join('.') : `${Buffer.from(b.subarray(0, 8)).toString('hex')}/64`
+  } catch {
+    return ip
   }
 }

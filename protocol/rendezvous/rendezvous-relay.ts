@@ -1,8 +1,17 @@
 import type { Random } from '../clock.js'
 import { addressKey, type UdpAddress } from '../datagram-socket.js'
 import { DecodeError } from '../errors.js'
-import { KeyedRateLimiter } from './rate-limiter.js'
+import { addressLimitKey, KeyedRateLimiter } from './rate-limiter.js'
 import { issueRegisterToken, verifyRegisterToken } from './register-token.js'
+import type {
+  ConnectAnswer,
+  ConnectInput,
+  ConnectResult,
+  HttpConnectRequest,
+  RegisteredPeer,
+  RelayOutput,
+  TokenFields,
+} from './relay-types.js'
 import { decodeRendezvous, encodeRendezvous } from './rendezvous-codec.js'
 import {
   type ConnectPush,
@@ -11,16 +20,25 @@ import {
   type Register,
   type RendezvousErrorName,
   type RendezvousMessage,
-  type WireNatClass,
 } from './rendezvous-messages.js'
 
 /** docs/protocol/connect-request.md, Timers. */
 export const KEEPALIVE_INTERVAL_MS = 15_000
 export const REGISTRATION_TTL_MS = 60_000
 export const PUSH_RETRY_MS = 500
-const MAX_REGISTRATIONS = 1_000_000
+/** Most punch nonces remembered for their results. */
+const MAX_NONCES = 1_000_000
 /** How long a punch's outcome may still be reported. */
 const NONCE_TTL_MS = 60_000
+
+export type {
+  ConnectAnswer,
+  ConnectResult,
+  HttpConnectRequest,
+  RegisteredPeer,
+  RelayEvent,
+  RelayOutput,
+} from './relay-types.js'
 
 export interface RendezvousRelayOptions {
   /** HMAC key for registration tokens. */
@@ -31,29 +49,11 @@ export interface RendezvousRelayOptions {
   requesterRate?: number
   /** Connect-requests per second aimed at one target peer. @default 5 */
   targetRate?: number
-}
-
-export interface RegisteredPeer {
-  infoHash: Uint8Array
-  peerId: Uint8Array
-  endpoint: UdpAddress
-  lan?: UdpAddress
-  natClass: WireNatClass
-  rttMs: number
-  lastSeen: number
-}
-
-export type RelayEvent =
-  | { type: 'registered'; peer: RegisteredPeer }
-  | { type: 'expired'; peer: RegisteredPeer }
-  | { type: 'relayed'; infoHash: Uint8Array; from: Uint8Array; to: Uint8Array }
-  | { type: 'refused'; reason: RendezvousErrorName; from: UdpAddress }
-  | { type: 'punchResult'; infoHash: Uint8Array; success: boolean; elapsedMs: number }
-
-export interface RelayOutput {
-  /** `fromAltPort`: send from the tracker's alternate port (answers to change-port binding-requests). */
-  sends: { bytes: Uint8Array; to: UdpAddress; fromAltPort?: boolean }[]
-  events: RelayEvent[]
+  /**
+   * Most registrations kept; a new one beyond it evicts the one with the oldest keepalive (peers
+   * that keep their registrations alive are never the oldest). @default 1_000_000
+   */
+  maxRegistrations?: number
 }
 
 interface PendingPush {
@@ -207,31 +207,34 @@ export class RendezvousRelay {
     return next
   }
 
-  private tokenOk(m: Register | ConnectRequest, from: UdpAddress, now: number, out: RelayOutput): boolean {
+  /** Why a token does not admit this peer at this address now, or undefined when it does. */
+  private tokenRefusal(m: TokenFields, ip: string, now: number): string | undefined {
     const verdict = verifyRegisterToken(
       this.options.secret,
       m.token,
-      { infoHash: m.infoHash, peerId: m.peerId, ip: from.address },
+      { infoHash: m.infoHash, peerId: m.peerId, ip },
       Math.floor(now / 1000),
     )
-    if (verdict === 'ok') return true
-    this.refuse(
-      out,
-      from,
-      m.txid,
-      'badToken',
-      verdict === 'expired' ? 'token expired: announce again' : 'invalid token',
-    )
-    return false
+    if (verdict === 'ok') return undefined
+    return verdict === 'expired' ? 'token expired: announce again' : 'invalid token'
+  }
+
+  private tokenOk(m: Register, from: UdpAddress, now: number, out: RelayOutput): boolean {
+    const problem = this.tokenRefusal(m, from.address, now)
+    if (problem) this.refuse(out, from, m.txid, 'badToken', problem)
+    return problem === undefined
   }
 
   private onRegister(m: Register, from: UdpAddress, now: number, out: RelayOutput): void {
     if (!this.tokenOk(m, from, now, out)) return
     const key = regKey(m.infoHash, m.peerId)
     const known = this.registry.get(key)
-    if (!known && this.registry.size >= MAX_REGISTRATIONS) {
-      this.refuse(out, from, m.txid, 'rateLimited', 'tracker registration table is full')
-      return
+    if (!known && this.registry.size >= (this.options.maxRegistrations ?? 1_000_000)) {
+      const [staleKey, stale] = this.registry.entries().next().value ?? []
+      if (staleKey && stale) {
+        this.unregister(staleKey, stale)
+        out.events.push({ type: 'expired', peer: stale })
+      }
     }
     const peer: RegisteredPeer = {
       infoHash: m.infoHash,
@@ -274,59 +277,137 @@ export class RendezvousRelay {
     now: number,
     out: RelayOutput,
   ): void {
-    if (!this.tokenOk(m, from, now, out)) return
-    if (!this.requesterLimit.take(from.address, now)) {
-      this.refuse(out, from, m.txid, 'rateLimited', 'too many connect-requests')
-      return
+    const result = this.relayConnect(
+      {
+        infoHash: m.infoHash,
+        peerId: m.peerId,
+        token: m.token,
+        targetPeerId: m.targetPeerId,
+        requester: from,
+        requesterLan: m.lan,
+        natClass: m.natClass,
+        rttMs: m.rttMs,
+        receivedBytes: size,
+        ackTxid: m.txid,
+      },
+      now,
+      out,
+    )
+    if (result.type === 'refused') this.refuse(out, from, m.txid, result.code, result.message)
+  }
+
+  /**
+   * A connect-request that came over HTTP (`GET /connect`, docs/protocol/connect-request.md): the
+   * same checks as over UDP, with the token bound to the HTTP source address. The requester must have
+   * registered its UDP endpoint from that address, since that endpoint is what the target punches to.
+   * The answer goes back over HTTP; only the pushes are datagrams, and they never carry more bytes
+   * than the request did.
+   */
+  connectFromHttp(req: HttpConnectRequest, now: number): { out: RelayOutput; result: ConnectResult } {
+    const out: RelayOutput = { sends: [], events: [] }
+    const from: UdpAddress = { address: req.ip, port: 0 }
+    const refused = (code: RendezvousErrorName, message: string): ConnectResult => {
+      out.events.push({ type: 'refused', reason: code, from })
+      return { type: 'refused', code, message }
     }
-    const target = this.registry.get(regKey(m.infoHash, m.targetPeerId))
-    if (!target) {
-      this.refuse(out, from, m.txid, 'notRegistered', 'target is not registered in this swarm')
-      return
+    const problem = this.tokenRefusal(req, req.ip, now)
+    if (problem) return { out, result: refused('badToken', problem) }
+    const self = this.registry.get(regKey(req.infoHash, req.peerId))
+    if (!self || self.endpoint.address !== req.ip) {
+      return {
+        out,
+        result: refused('notRegistered', 'requester is not registered: register your UDP endpoint first'),
+      }
     }
-    if (!this.targetLimit.take(hex(m.infoHash) + hex(m.targetPeerId), now)) {
-      this.refuse(out, from, m.txid, 'rateLimited', 'too many connect-requests for this peer')
-      return
+    const result = this.relayConnect(
+      {
+        infoHash: req.infoHash,
+        peerId: req.peerId,
+        token: req.token,
+        targetPeerId: req.targetPeerId,
+        requester: self.endpoint,
+        requesterLan: self.lan,
+        natClass: self.natClass,
+        rttMs: self.rttMs,
+        receivedBytes: req.receivedBytes,
+      },
+      now,
+      out,
+    )
+    if (result.type === 'refused') out.events.push({ type: 'refused', reason: result.code, from })
+    return { out, result }
+  }
+
+  /**
+   * Steps 2-3 of the exchange for either transport: limits, target lookup, nonce, ack and push. The
+   * token has been checked. `ackTxid` set: the ack is a datagram to the requester and counts against
+   * `receivedBytes` with the pushes.
+   */
+  private relayConnect(c: ConnectInput, now: number, out: RelayOutput): ConnectResult {
+    const refused = (code: RendezvousErrorName, message: string): ConnectResult => ({
+      type: 'refused',
+      code,
+      message,
+    })
+    const problem = c.ackTxid === undefined ? undefined : this.tokenRefusal(c, c.requester.address, now)
+    if (problem) return refused('badToken', problem)
+    if (!this.requesterLimit.take(addressLimitKey(c.requester.address), now)) {
+      return refused('rateLimited', 'too many connect-requests')
     }
-    if (m.natClass === 'symmetric' && target.natClass === 'symmetric') {
-      this.refuse(out, from, m.txid, 'needsRelay', 'both peers are behind symmetric NAT')
-      return
+    const target = this.registry.get(regKey(c.infoHash, c.targetPeerId))
+    if (!target) return refused('notRegistered', 'target is not registered in this swarm')
+    if (!this.targetLimit.take(hex(c.infoHash) + hex(c.targetPeerId), now)) {
+      return refused('rateLimited', 'too many connect-requests for this peer')
+    }
+    if (c.natClass === 'symmetric' && target.natClass === 'symmetric') {
+      return refused('needsRelay', 'both peers are behind symmetric NAT')
     }
     const nonce = this.deps.random.bytes(new Uint8Array(8))
     // Both sides start probing together: each waits out the difference of the one-way delays.
-    const slowest = Math.max(m.rttMs, target.rttMs)
-    const ack = encodeRendezvous({
-      type: 'connectAck',
-      txid: m.txid,
+    const slowest = Math.max(c.rttMs, target.rttMs)
+    const answer: ConnectAnswer = {
+      type: 'relayed',
       target: target.endpoint,
       targetLan: target.lan,
       targetNatClass: target.natClass,
-      punchDelayMs: Math.round((slowest - m.rttMs) / 2),
+      punchDelayMs: Math.round((slowest - c.rttMs) / 2),
       nonce,
-    })
+    }
+    const ack =
+      c.ackTxid === undefined
+        ? undefined
+        : encodeRendezvous({
+            type: 'connectAck',
+            txid: c.ackTxid,
+            target: answer.target,
+            targetLan: answer.targetLan,
+            targetNatClass: answer.targetNatClass,
+            punchDelayMs: answer.punchDelayMs,
+            nonce,
+          })
     const pushId = this.newPushId()
     const push: ConnectPush = {
       type: 'connectPush',
       txid: pushId,
-      infoHash: m.infoHash,
-      requesterPeerId: m.peerId,
-      requester: { address: from.address, port: from.port, family: from.family },
-      requesterLan: m.lan,
-      requesterNatClass: m.natClass,
+      infoHash: c.infoHash,
+      requesterPeerId: c.peerId,
+      requester: { address: c.requester.address, port: c.requester.port, family: c.requester.family },
+      requesterLan: c.requesterLan,
+      requesterNatClass: c.natClass,
       punchDelayMs: Math.round((slowest - target.rttMs) / 2),
       nonce,
     }
     const pushBytes = encodeRendezvous(push)
-    // Never more out than in (the codec's padding guarantees it; this is the belt to its braces).
-    if (ack.length + pushBytes.length * PUSH_MAX_SENDS > size) {
-      this.refuse(out, from, m.txid, 'tooSmall', 'connect-request too small')
-      return
+    // Never more out than in (the codec's padding guarantees it for UDP; HTTP requests must pad).
+    if ((ack?.length ?? 0) + pushBytes.length * PUSH_MAX_SENDS > c.receivedBytes) {
+      return refused('tooSmall', 'connect-request too small')
     }
-    out.sends.push({ bytes: ack, to: from })
+    if (ack) out.sends.push({ bytes: ack, to: c.requester })
     out.sends.push({ bytes: pushBytes, to: target.endpoint })
-    if (this.nonces.size < MAX_REGISTRATIONS) this.nonces.set(hex(nonce), now)
+    if (this.nonces.size < MAX_NONCES) this.nonces.set(hex(nonce), now)
     this.pushes.set(pushId, { bytes: pushBytes, to: target.endpoint, sends: 1, due: now + PUSH_RETRY_MS })
-    out.events.push({ type: 'relayed', infoHash: m.infoHash, from: m.peerId, to: m.targetPeerId })
+    out.events.push({ type: 'relayed', infoHash: c.infoHash, from: c.peerId, to: c.targetPeerId })
+    return answer
   }
 
   private unregister(key: string, p: RegisteredPeer): void {

@@ -31,7 +31,8 @@ function one(q: Map<string, string[]>, name: string): string | undefined {
   return v?.[0]
 }
 
-function bytes20(q: Map<string, string[]>, name: string): Uint8Array {
+/** A percent-encoded byte parameter of `min`..`max` bytes (20 for info hashes and peer ids). */
+export function queryBytes(q: Map<string, string[]>, name: string, min = 20, max = min): Uint8Array {
   const raw = one(q, name)
   if (raw === undefined) throw bad(`missing ${name}`)
   let b: Uint8Array
@@ -40,8 +41,19 @@ function bytes20(q: Map<string, string[]>, name: string): Uint8Array {
   } catch {
     throw bad(`invalid ${name} encoding`)
   }
-  if (b.length !== 20) throw bad(`invalid ${name}: must be 20 bytes, got ${b.length}`)
+  if (b.length < min || b.length > max) {
+    throw bad(`invalid ${name}: must be ${min === max ? min : `${min}-${max}`} bytes, got ${b.length}`)
+  }
   return b
+}
+
+/** Splits a tracker query, refusing more than `maxPairs` parameters. */
+export function splitTrackerQuery(query: string, maxPairs: number): Map<string, string[]> {
+  try {
+    return splitQuery(query, maxPairs)
+  } catch {
+    throw bad('too many query parameters')
+  }
 }
 
 function count(q: Map<string, string[]>, name: string, required: boolean): number {
@@ -59,14 +71,9 @@ function count(q: Map<string, string[]>, name: string, required: boolean): numbe
 
 /** Decodes an announce query string (without `?`); throws TrackerError with the failure reason. */
 export function decodeAnnounceQuery(query: string): AnnounceQuery {
-  let q: Map<string, string[]>
-  try {
-    q = splitQuery(query, 64)
-  } catch {
-    throw bad('too many query parameters')
-  }
-  const infoHash = bytes20(q, 'info_hash')
-  const peerId = bytes20(q, 'peer_id')
+  const q = splitTrackerQuery(query, 64)
+  const infoHash = queryBytes(q, 'info_hash')
+  const peerId = queryBytes(q, 'peer_id')
   const port = count(q, 'port', true)
   if (port < 1 || port > 65535) throw bad('invalid port')
   const eventRaw = one(q, 'event') ?? ''

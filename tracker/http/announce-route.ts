@@ -4,7 +4,7 @@ import { decodeAnnounceQuery } from '../../protocol/tracker/announce-query.js'
 import { encodeCompactAnnounce, encodeDictAnnounce } from '../../protocol/tracker/announce-response.js'
 import { buildAnnounceExtension } from '../rendezvous/announce-extension.js'
 import type { ResolvedTrackerOptions, TrackerDeps } from '../tracker-options.js'
-import { announcedIp } from './client-address.js'
+import { admitRequest, announcedIp } from './client-address.js'
 import { rawQuery } from './raw-query.js'
 
 export interface AnnounceRouteOptions {
@@ -17,6 +17,7 @@ export const announceRoute: FastifyPluginAsync<AnnounceRouteOptions> = async (ap
   app.get('/announce', async (request, reply) => {
     const a = decodeAnnounceQuery(rawQuery(request.raw.url, options.maxUrlBytes))
     const ip = announcedIp(request.ip, a.ip, options.trustProxy)
+    admitRequest(deps, request.ip, options.trustProxy)
     const numwant = Math.min(a.numwant ?? options.defaultNumwant, options.maxNumwant)
     const wantIds = !a.compact && !a.noPeerId
     const res = deps.store.announce(

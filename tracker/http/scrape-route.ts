@@ -3,6 +3,7 @@ import { TrackerError } from '../../protocol/errors.js'
 import { decodeScrapeQuery } from '../../protocol/tracker/announce-query.js'
 import { encodeScrape } from '../../protocol/tracker/announce-response.js'
 import type { ResolvedTrackerOptions, TrackerDeps } from '../tracker-options.js'
+import { admitRequest } from './client-address.js'
 import { rawQuery } from './raw-query.js'
 
 /** `GET /scrape` (BEP 48): counts for one or more info hashes. */
@@ -11,6 +12,7 @@ export const scrapeRoute: FastifyPluginAsync<{ options: ResolvedTrackerOptions; 
   { options, deps },
 ) => {
   app.get('/scrape', async (request, reply) => {
+    admitRequest(deps, request.ip, options.trustProxy)
     const hashes = decodeScrapeQuery(rawQuery(request.raw.url, options.maxUrlBytes), options.maxScrapeHashes)
     // A full scrape of every swarm is not offered: it would cost as much as the swarm table.
     if (hashes.length === 0)

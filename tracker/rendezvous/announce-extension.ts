@@ -1,19 +1,9 @@
-import { ipToBytes } from '../../protocol/ip-address.js'
+import { compactEndpoint } from '../../protocol/rendezvous/connect-query.js'
 import { NAT_CLASS_CODES } from '../../protocol/rendezvous/rendezvous-messages.js'
 import type { RendezvousService } from './rendezvous-service.js'
 
 /** Most firewalled peers listed in one announce response. */
 export const MAX_FIREWALLED_LISTED = 50
-
-/** Compact endpoint: 4 or 16 address bytes then the port, as BEP 23 / BEP 7. */
-function compactEndpoint(address: string, port: number): Uint8Array {
-  const ip = ipToBytes(address)
-  const out = new Uint8Array(ip.length + 2)
-  out.set(ip)
-  out[ip.length] = port >> 8
-  out[ip.length + 1] = port & 0xff
-  return out
-}
 
 /**
  * The `punchswarm` key of an announce response (docs/protocol/connect-request.md, Announce

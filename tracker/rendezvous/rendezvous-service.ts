@@ -3,6 +3,8 @@ import { UdpSocket } from '../../client/udp-socket.js'
 import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
 import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import {
+  type ConnectResult,
+  type HttpConnectRequest,
   type RelayEvent,
   type RelayOutput,
   RendezvousRelay,
@@ -17,6 +19,8 @@ export interface RendezvousServiceOptions {
   host: string
   /** Alternate UDP port for NAT classification; 0 picks one. Undefined: no alternate port. */
   altPort?: number
+  /** Connect-requests per second from one requester address, and to one target. @default 5 */
+  connectRatePerSecond?: number
 }
 
 export interface RendezvousServiceDeps {
@@ -51,7 +55,14 @@ export class RendezvousService {
     private readonly options: RendezvousServiceOptions,
     private readonly deps: RendezvousServiceDeps,
   ) {
-    this.relay = new RendezvousRelay({ secret: options.secret }, { random: deps.random })
+    this.relay = new RendezvousRelay(
+      {
+        secret: options.secret,
+        requesterRate: options.connectRatePerSecond,
+        targetRate: options.connectRatePerSecond,
+      },
+      { random: deps.random },
+    )
   }
 
   /** Binds the alternate port (if configured); `send` sends from the main port. */
@@ -79,6 +90,19 @@ export class RendezvousService {
   /** The token an announce response carries for this peer. */
   issueToken(infoHash: Uint8Array, peerId: Uint8Array, ip: string): Uint8Array {
     return this.relay.issueToken(infoHash, peerId, ip, this.deps.clock.now())
+  }
+
+  /** A connect-request from `GET /connect`: pushes go out from the main port; the answer is returned. */
+  connectFromHttp(req: HttpConnectRequest): ConnectResult {
+    let done: ReturnType<RendezvousRelay['connectFromHttp']>
+    try {
+      done = this.relay.connectFromHttp(req, this.deps.clock.now())
+    } catch (err) {
+      this.deps.logger?.error({ err }, 'rendezvous relay failed')
+      return { type: 'refused', code: 'malformed', message: 'connect-request failed' }
+    }
+    this.carryOut(done.out, false)
+    return done.result
   }
 
   async stop(): Promise<void> {

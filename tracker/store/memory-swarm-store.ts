@@ -14,25 +14,37 @@ import {
 } from './swarm-store.js'
 
 export interface MemorySwarmStoreOptions {
-  /** Most swarms kept; announces that would start a new swarm beyond it are not stored. @default 1_000_000 */
+  /** Most swarms kept; a new swarm beyond it evicts the least recently announced one. @default 1_000_000 */
   maxSwarms?: number
-  /** Most peers kept per swarm; new peers beyond it are not stored (they still get peers). @default 100_000 */
+  /**
+   * Most peers kept per swarm; a new peer beyond it evicts the longest-silent of a few peers picked
+   * at random. @default 100_000
+   */
   maxPeersPerSwarm?: number
 }
 
 interface Swarm {
   key: string
-  infoHash: Uint8Array
   v4: PeerSlab
   /** Created on the first IPv6 peer. */
   v6?: PeerSlab
   seeders: number
   downloaded: number
+  /** Second of the last announce. */
+  lastSecond: number
+  /** Neighbours in the list of swarms by last announce (to the second): the oldest is evicted first. */
+  older?: Swarm
+  newer?: Swarm
 }
+
+/** Peers looked at to choose one to evict from a full swarm: the oldest of them goes. */
+const EVICTION_SAMPLE = 8
 
 const EMPTY_SAMPLE: PeerSample = { compact4: new Uint8Array(0), compact6: new Uint8Array(0) }
 const peerCount = (s: Swarm) => s.v4.count + (s.v6?.count ?? 0)
-const swarmKey = (infoHash: Uint8Array) => Buffer.from(infoHash).toString('latin1')
+// A view, not a copy: this runs on every announce.
+const swarmKey = (infoHash: Uint8Array) =>
+  Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.length).toString('latin1')
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b]
@@ -52,6 +64,13 @@ export class MemorySwarmStore implements SwarmStore {
   private expireSlot = -1
   private readonly maxSwarms: number
   private readonly maxPeersPerSwarm: number
+  /** Ends of the list of swarms by last announce. A list, not Map order: finding a Map's first entry
+   * skips every deleted slot before it, which a flood of evictions makes slow. */
+  private oldest: Swarm | undefined
+  private newest: Swarm | undefined
+  /** Swarms and peers evicted to stay within the caps. */
+  evictedSwarms = 0
+  evictedPeers = 0
 
   constructor(
     private readonly deps: { random: Random },
@@ -63,13 +82,26 @@ export class MemorySwarmStore implements SwarmStore {
 
   announce(req: StoreAnnounce, opts: { wantPeerIds?: boolean } = {}): StoreAnnounceResult {
     const key = swarmKey(req.infoHash)
+    const second = Math.floor(req.now / 1000)
     let swarm = this.swarms.get(key)
     if (!swarm) {
-      if (req.event === 'stopped' || this.swarms.size >= this.maxSwarms) {
-        return { complete: 0, incomplete: 0, downloaded: 0, peers: EMPTY_SAMPLE }
+      if (req.event === 'stopped') return { complete: 0, incomplete: 0, downloaded: 0, peers: EMPTY_SAMPLE }
+      if (this.swarms.size >= this.maxSwarms) this.evictSwarm()
+      swarm = {
+        key,
+        // Room for one peer: most swarms in a flood never get a second, and growth is cheap.
+        v4: new PeerSlab(4, 1),
+        seeders: 0,
+        downloaded: 0,
+        lastSecond: second,
       }
-      swarm = { key, infoHash: Uint8Array.from(req.infoHash), v4: new PeerSlab(4), seeders: 0, downloaded: 0 }
       this.swarms.set(key, swarm)
+      this.linkNewest(swarm)
+    } else if (swarm.lastSecond !== second) {
+      // At most one move per swarm per second keeps the list in order of last announce.
+      swarm.lastSecond = second
+      this.unlink(swarm)
+      this.linkNewest(swarm)
     }
     const ip = ipToBytes(req.ip)
     if (ip.length === 16) swarm.v6 ??= new PeerSlab(16)
@@ -89,7 +121,8 @@ export class MemorySwarmStore implements SwarmStore {
       if (slot >= 0) this.removeSlot(swarm, slab, slot)
       slot = -1
     } else {
-      if (slot < 0 && peerCount(swarm) < this.maxPeersPerSwarm) {
+      if (slot < 0) {
+        if (peerCount(swarm) >= this.maxPeersPerSwarm) this.evictPeer(swarm)
         slot = slab.add(req.peerId)
         slab.setFlags(slot, carried)
         this.peerTotal++
@@ -229,7 +262,7 @@ export class MemorySwarmStore implements SwarmStore {
         for (let i = 0; slab && i < slab.count; i++) byNatClass[NAT_CLASSES[slab.natCode(i)] ?? 'unknown']++
       }
       return {
-        infoHash: s.infoHash,
+        infoHash: new Uint8Array(Buffer.from(s.key, 'latin1')),
         complete: s.seeders,
         incomplete: peerCount(s) - s.seeders,
         downloaded: s.downloaded,
@@ -269,10 +302,63 @@ export class MemorySwarmStore implements SwarmStore {
     this.peerTotal--
   }
 
+  /** Drops the least recently announced swarm with all its peers. */
+  private evictSwarm(): void {
+    const oldest = this.oldest
+    if (!oldest) return
+    for (const slab of [oldest.v4, oldest.v6]) {
+      if (!slab) continue
+      for (let i = 0; i < slab.count; i++) this.natTotals[slab.natCode(i)]!--
+      if (slab === oldest.v6) this.v6Total -= slab.count
+    }
+    this.peerTotal -= peerCount(oldest)
+    this.seederTotal -= oldest.seeders
+    this.evictedSwarms++
+    this.dropSwarm(oldest)
+  }
+
+  /**
+   * Drops one peer of a full swarm: the longest-silent of EVICTION_SAMPLE picked at random. Exact
+   * least-recently-announced order would cost a list per swarm; a peer that keeps announcing is
+   * almost never the oldest of the sample, so long-silent peers and floods are what goes.
+   */
+  private evictPeer(swarm: Swarm): void {
+    const n = peerCount(swarm)
+    let victim: { slab: PeerSlab; slot: number; seen: number } | undefined
+    for (let k = 0; k < Math.min(EVICTION_SAMPLE, n); k++) {
+      const i = this.deps.random.int(n)
+      const slab = i < swarm.v4.count ? swarm.v4 : swarm.v6!
+      const slot = slab === swarm.v4 ? i : i - swarm.v4.count
+      const seen = slab.lastSeen(slot)
+      if (!victim || seen < victim.seen) victim = { slab, slot, seen }
+    }
+    if (!victim) return
+    this.removeSlot(swarm, victim.slab, victim.slot)
+    this.evictedPeers++
+  }
+
   private dropSwarm(swarm: Swarm): void {
     this.downloadedTotal -= swarm.downloaded
     if (this.expireSwarm === swarm) this.expireSwarm = undefined
     this.swarms.delete(swarm.key)
+    this.unlink(swarm)
+  }
+
+  private linkNewest(swarm: Swarm): void {
+    swarm.older = this.newest
+    swarm.newer = undefined
+    if (this.newest) this.newest.newer = swarm
+    else this.oldest = swarm
+    this.newest = swarm
+  }
+
+  private unlink(swarm: Swarm): void {
+    if (swarm.older) swarm.older.newer = swarm.newer
+    else if (this.oldest === swarm) this.oldest = swarm.newer
+    if (swarm.newer) swarm.newer.older = swarm.older
+    else if (this.newest === swarm) this.newest = swarm.older
+    swarm.older = undefined
+    swarm.newer = undefined
   }
 
   /** Up to `numwant` peers other than `self`, from a random start with a random stride coprime to the count. */

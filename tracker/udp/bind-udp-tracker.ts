@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram'
 import type { Logger } from 'pino'
 import type { Clock } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
+import type { RequestLimiter } from '../request-limiter.js'
 import type { TrackerStats } from '../stats/tracker-stats.js'
 import type { SwarmStore } from '../store/swarm-store.js'
 import { UdpTrackerHandler } from './udp-tracker-handler.js'
@@ -30,6 +31,7 @@ export async function bindUdpTracker(
     logger: Logger
     secret: Uint8Array
     intervalSeconds: number
+    limiter?: RequestLimiter
   },
 ): Promise<RunningUdpTracker> {
   const socket = createSocket({

@@ -6,6 +6,7 @@ import { DecodeError } from '../../protocol/errors.js'
 import { ipFamily } from '../../protocol/ip-address.js'
 import { classifyTrackerDatagram } from '../../protocol/udp-framing.js'
 import { normaliseIp } from '../http/client-address.js'
+import type { RequestLimiter } from '../request-limiter.js'
 import type { TrackerStats } from '../stats/tracker-stats.js'
 import type { SwarmStore } from '../store/swarm-store.js'
 
@@ -22,6 +23,8 @@ export interface UdpTrackerHandlerDeps {
   clock: Clock
   stats: TrackerStats
   secret: Uint8Array
+  /** Per-address limit on announces and scrapes, shared with HTTP. */
+  limiter?: RequestLimiter
   /** Rendezvous datagrams that share the port (docs/protocol/connect-request.md). */
   onRendezvous?: (bytes: Uint8Array, from: UdpAddress) => void
 }
@@ -70,6 +73,10 @@ export class UdpTrackerHandler {
     }
     if (!checkConnectionId(this.deps.secret, req.connectionId, from.address, from.port, now)) {
       return this.error(req.transactionId, 'connection id expired')
+    }
+    // After the connection id check: only addresses that proved they receive our answers are counted.
+    if (this.deps.limiter && !this.deps.limiter.admit(normaliseIp(from.address), now)) {
+      return this.error(req.transactionId, 'rate limited: slow down')
     }
     if (req.action === 'scrape') {
       this.deps.stats.recordScrape()
