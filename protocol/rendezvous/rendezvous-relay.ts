@@ -1,6 +1,7 @@
 import type { Random } from '../clock.js'
 import { addressKey, type UdpAddress } from '../datagram-socket.js'
 import { DecodeError } from '../errors.js'
+import { AnswerCache } from './answer-cache.js'
 import { addressLimitKey, KeyedRateLimiter } from './rate-limiter.js'
 import { issueRegisterToken, verifyRegisterToken } from './register-token.js'
 import type {
@@ -30,6 +31,9 @@ export const PUSH_RETRY_MS = 500
 const MAX_NONCES = 1_000_000
 /** How long a punch's outcome may still be reported. */
 const NONCE_TTL_MS = 60_000
+/** A resent connect-request within this long gets the first ack again (the client's resends span ~3 s). */
+const ANSWER_TTL_MS = 10_000
+const MAX_ANSWERS = 65_536
 
 export type {
   ConnectAnswer,
@@ -80,6 +84,7 @@ export class RendezvousRelay {
   private readonly pushes = new Map<number, PendingPush>()
   /** Nonces this relay issued, by hex, with when they were issued: a result counts once, and only for these. */
   private readonly nonces = new Map<string, number>()
+  private readonly answers = new AnswerCache(ANSWER_TTL_MS, MAX_ANSWERS)
   private readonly requesterLimit: KeyedRateLimiter
   private readonly targetLimit: KeyedRateLimiter
   private readonly tokenTtlMs: number
@@ -187,6 +192,7 @@ export class RendezvousRelay {
       if (now - at <= NONCE_TTL_MS) break
       this.nonces.delete(k)
     }
+    this.answers.expire(now)
     return out
   }
 
@@ -204,6 +210,8 @@ export class RendezvousRelay {
       const d = oldestNonce + NONCE_TTL_MS + 1
       next = next === undefined ? d : Math.min(next, d)
     }
+    const answerExpiry = this.answers.nextExpiry()
+    if (answerExpiry !== undefined) next = next === undefined ? answerExpiry : Math.min(next, answerExpiry)
     return next
   }
 
@@ -277,6 +285,13 @@ export class RendezvousRelay {
     now: number,
     out: RelayOutput,
   ): void {
+    // A resend of a request already relayed (its ack was lost): the same ack, no second punch.
+    const answerKey = `${addressKey(from)}/${m.txid}/${hex(m.targetPeerId)}`
+    const earlier = this.answers.get(answerKey, now)
+    if (earlier) {
+      out.sends.push({ bytes: earlier, to: from })
+      return
+    }
     const result = this.relayConnect(
       {
         infoHash: m.infoHash,
@@ -294,6 +309,10 @@ export class RendezvousRelay {
       out,
     )
     if (result.type === 'refused') this.refuse(out, from, m.txid, result.code, result.message)
+    else {
+      const ack = out.sends.find((send) => send.to === from)
+      if (ack) this.answers.set(answerKey, ack.bytes, now)
+    }
   }
 
   /**

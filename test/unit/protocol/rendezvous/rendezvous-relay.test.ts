@@ -192,10 +192,28 @@ describe('rendezvous relay', () => {
     expect(out).toBeLessThanOrEqual(request.length)
   })
 
+  it('answers a resent connect-request with the same ack and sets up no second punch', () => {
+    const { register, tokG, connect } = setup()
+    register(idG, tokG, addrG)
+    const first = connect(0)
+    // The ack was lost; the requester resends the very same request.
+    const again = connect(700)
+    expect(again.sends).toHaveLength(1)
+    expect(again.sends[0]?.to).toEqual(addrR)
+    expect(Buffer.from(again.sends[0]!.bytes)).toEqual(
+      Buffer.from(first.sends.find((s) => s.to === addrR)!.bytes),
+    )
+    expect(again.events.filter((e) => e.type === 'relayed')).toHaveLength(0)
+    // A new request (new transaction id) is a new punch.
+    expect(decoded(connect(800, { txid: 78 })).map((s) => s.msg.type)).toContain('connectPush')
+    // Long after, the same transaction id is a new request again.
+    expect(decoded(connect(20_000)).map((s) => s.msg.type)).toContain('connectPush')
+  })
+
   it('rate-limits connect-requests per requester', () => {
     const { register, tokG, connect } = setup()
     register(idG, tokG, addrG)
-    const codes = Array.from({ length: 30 }, () => decoded(connect(0))[0]?.msg)
+    const codes = Array.from({ length: 30 }, (_, i) => decoded(connect(0, { txid: 1000 + i }))[0]?.msg)
     expect(codes.filter((m) => m?.type === 'error' && m.code === 'rateLimited').length).toBeGreaterThan(15)
     expect(decoded(connect(10_000))[0]?.msg.type).toBe('connectAck')
   })
