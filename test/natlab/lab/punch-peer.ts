@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto'
-import { realClock, realRandom } from '../../../client/real-clock.js'
-import { RendezvousClient } from '../../../client/rendezvous/rendezvous-client.js'
-import { httpAnnounce } from '../../../client/tracker-client/http-tracker-client.js'
-import { UdpSocket } from '../../../client/udp-socket.js'
 import { UtpEndpoint } from '../../../client/utp/utp-endpoint.js'
+import { joinRendezvous } from './rendezvous-peer.js'
 
 /**
  * One peer of a NAT-lab punch test, run inside a namespace: announces (asking for the rendezvous
@@ -41,30 +38,12 @@ function payload(n: number): Buffer {
 
 async function main(): Promise<void> {
   const infoHash = Buffer.from(o.infoHash, 'hex')
-  const peerId = Buffer.from(o.peerId, 'hex')
-  const socket = await UdpSocket.open({ host: '0.0.0.0' })
-  const res = await httpAnnounce(o.tracker, {
+  const { socket, client, natClass, close } = await joinRendezvous({
+    tracker: o.tracker,
     infoHash,
-    peerId,
-    port: socket.address().port,
-    uploaded: 0,
-    downloaded: 0,
+    peerId: Buffer.from(o.peerId, 'hex'),
     left: o.role === 'target' ? 0 : o.bytes,
-    event: 'started',
-    rendezvous: true,
   })
-  if (!res.rendezvous) throw new Error('no rendezvous offer in the announce response')
-  const trackerHost = new URL(o.tracker).hostname
-  const client = new RendezvousClient(
-    {
-      tracker: { address: trackerHost, port: res.rendezvous.udpPort },
-      altTracker: res.rendezvous.altPort ? { address: trackerHost, port: res.rendezvous.altPort } : undefined,
-      peerId,
-    },
-    { socket, clock: realClock, random: realRandom, openSocket: () => UdpSocket.open({ host: '0.0.0.0' }) },
-  )
-  const natClass = await client.classify()
-  await client.register(infoHash, res.rendezvous.token)
   out('registered', { natClass, observed: client.observed, local: socket.address() })
   const utp = new UtpEndpoint(socket)
   const data = payload(o.bytes)
@@ -98,9 +77,8 @@ async function main(): Promise<void> {
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
   out('done', { bytes: got.length, match: sha(got) === sha(data), ms: performance.now() - started })
   stream.destroy()
-  client.stop()
   utp.close()
-  socket.close()
+  close()
 }
 
 main().catch((err: Error) => {
