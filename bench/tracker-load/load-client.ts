@@ -126,16 +126,18 @@ async function udpLane(lane: number) {
   const inflight = new Map<number, number>()
   let tx = 1
   let connectionId: bigint | undefined
-  let connectedAt = 0
-  const reconnect = () => {
-    connectionId = undefined
+  let askedAt = Number.NEGATIVE_INFINITY
+  // A new id is asked for while the old one is still used: an id stays valid for a minute or more,
+  // and announces keep leaving on schedule while the answer is on its way.
+  const renew = () => {
+    if (now() - askedAt < 1_000) return
+    askedAt = now()
     s.send(encodeBep15Request({ action: 'connect', transactionId: 0 }), job.udpPort, job.host)
   }
   s.on('message', (m) => {
     const r = decodeBep15Response(m)
     if (r.action === 'connect') {
       connectionId = r.connectionId
-      connectedAt = now()
       return
     }
     const scheduled = inflight.get(r.transactionId)
@@ -143,30 +145,27 @@ async function udpLane(lane: number) {
     inflight.delete(r.transactionId)
     if (r.action === 'error') {
       udp.errors++
-      reconnect()
+      renew()
       return
     }
     udp.record(scheduled)
   })
-  reconnect()
-  while (connectionId === undefined) await new Promise((r) => setTimeout(r, 10))
+  renew()
+  while (connectionId === undefined) {
+    await new Promise((r) => setTimeout(r, 10))
+    if (now() - askedAt > UDP_TIMEOUT_MS) renew()
+  }
   return {
     lane,
     send(scheduled: number, p: number, swarm: number) {
-      if (connectionId === undefined || now() - connectedAt > UDP_RECONNECT_MS) {
-        if (connectionId !== undefined) reconnect()
-        // No id yet: the announce counts as sent and unanswered.
-        udp.sent++
-        udp.errors++
-        return
-      }
+      if (now() - askedAt > UDP_RECONNECT_MS) renew()
       const id = tx++ >>> 0 || tx++
       inflight.set(id, scheduled)
       udp.sent++
       s.send(
         encodeBep15Request({
           action: 'announce',
-          connectionId,
+          connectionId: connectionId!,
           transactionId: id,
           infoHash: infoHashOf(swarm),
           peerId: peerIdOf(p),
