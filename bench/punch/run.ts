@@ -114,8 +114,11 @@ async function runPair(pair: Pair): Promise<PairResult> {
         punch,
       })
     }
+    // An agent that does not answer in time fails that attempt, not the run.
     const ready = (who: typeof target, id: number) =>
-      who.out.wait((l) => l.id === id && (l.event === 'ready' || l.event === 'prepareFailed'), 20_000)
+      who.out
+        .wait((l) => l.id === id && (l.event === 'ready' || l.event === 'prepareFailed'), 20_000)
+        .catch((err: Error) => ({ event: 'prepareFailed', id, message: err.message.slice(0, 80) }) as Line)
     const outcomes: Outcome[] = []
     const classes = new Set<string>()
     let lastConnect = 0
@@ -131,7 +134,9 @@ async function runPair(pair: Pair): Promise<PairResult> {
       await sleep(Math.max(0, lastConnect + CONNECT_SPACING_MS - performance.now()))
       lastConnect = performance.now()
       requester.send({ op: 'connect', id, infoHash, targetPeerId: peerIds.get(id)! })
-      const res = await requester.out.wait(forId(id, 'result'), ATTEMPT_TIMEOUT_MS)
+      const res = await requester.out
+        .wait(forId(id, 'result'), ATTEMPT_TIMEOUT_MS)
+        .catch(() => ({ event: 'result', id, ok: false, code: 'NO_RESULT' }) as Line)
       // The target settles before the requester hears its answer; give its line a moment to arrive.
       const targetPunched =
         res.tPunched === undefined
