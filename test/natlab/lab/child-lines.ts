@@ -8,8 +8,6 @@ export interface ChildLines {
   seen: Line[]
   /** Resolves with the first line (seen or still to come) matching `pred`; rejects after `ms`. */
   wait(pred: (l: Line) => boolean, ms?: number): Promise<Line>
-  /** Calls `fn` for every line from now on. */
-  onLine(fn: (l: Line) => void): void
 }
 
 /** Collects a lab child's stdout lines (JSON or text) and keeps the tail of its stderr for errors. */
@@ -18,7 +16,6 @@ export function lines(child: ChildProcess): ChildLines {
   let buf = ''
   let err = ''
   const waiters = new Set<() => void>()
-  const listeners: ((l: Line) => void)[] = []
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString()
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
@@ -26,7 +23,6 @@ export function lines(child: ChildProcess): ChildLines {
       buf = buf.slice(nl + 1)
       const line: Line = l.startsWith('{') ? (JSON.parse(l) as Line) : { event: 'text', text: l }
       seen.push(line)
-      for (const fn of listeners) fn(line)
       for (const w of [...waiters]) w()
     }
   })
@@ -35,7 +31,6 @@ export function lines(child: ChildProcess): ChildLines {
   })
   return {
     seen,
-    onLine: (fn) => listeners.push(fn),
     wait(pred, ms = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
