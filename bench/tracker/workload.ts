@@ -34,9 +34,9 @@ export const sourceIpOf = (p: number) => `127.0.0.${1 + (p % SOURCE_IPS)}`
 export const swarmOf = (p: number) => p % SWARMS
 export const portOf = (p: number) => 1024 + Math.floor(p / SOURCE_IPS)
 
-/** The HTTP request line of peer `p`'s announce. */
-export function announcePath(p: number, event?: 'started'): string {
-  const ih = percentEncodeBytes(infoHashOf(swarmOf(p)))
+/** The HTTP request line of peer `p`'s announce (in swarm `swarm`, by default the mix's). */
+export function announcePath(p: number, event?: 'started', swarm = swarmOf(p)): string {
+  const ih = percentEncodeBytes(infoHashOf(swarm))
   const id = percentEncodeBytes(peerIdOf(p))
   const ev = event ? `&event=${event}` : ''
   return `/announce?info_hash=${ih}&peer_id=${id}&port=${portOf(p)}&uploaded=0&downloaded=0&left=${p % 4 === 0 ? 0 : 1000}&compact=1&numwant=${NUMWANT}${ev}`

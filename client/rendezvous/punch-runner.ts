@@ -41,6 +41,8 @@ const nonceKey = (n: Uint8Array) => Buffer.from(n).toString('hex')
 /** Carries out PunchSessions: sends their probes on the right socket with the right TTL, on the clock. */
 export class PunchRunner {
   private readonly running = new Map<string, Running>()
+  /** Sockets whose TTL is still lowered for punch probes, until the restore timer runs. */
+  private readonly lowered = new Set<DatagramSocket>()
 
   constructor(
     private readonly options: PunchOptions,
@@ -145,23 +147,25 @@ export class PunchRunner {
   }
 
   private apply(r: Running, fx: PunchEffects): void {
-    let lowered: DatagramSocket[] = []
+    const lowered: DatagramSocket[] = []
     for (const s of fx.sends) {
       const socket = r.sockets[s.socket]
       if (!socket) continue
       if (s.ttl !== undefined && socket.setTTL) {
         socket.setTTL(s.ttl)
+        this.lowered.add(socket)
         lowered.push(socket)
-      } else if (lowered.includes(socket)) {
+      } else if (this.lowered.delete(socket)) {
+        // Still low from this or an earlier round (the restore below waits for a timer): an answer to
+        // a probe that arrives meanwhile must reach the peer, not die at the low TTL.
         socket.setTTL?.(DEFAULT_TTL)
-        lowered = lowered.filter((x) => x !== socket)
       }
       socket.send(s.bytes, s.to)
     }
     // Restore the TTL once the sends have left (node's dgram sends after a tick).
     if (lowered.length) {
       this.deps.clock.setTimer(1, () => {
-        for (const s of lowered) s.setTTL?.(DEFAULT_TTL)
+        for (const s of lowered) if (this.lowered.delete(s)) s.setTTL?.(DEFAULT_TTL)
       })
     }
     if (fx.result) r.settle(fx.result)

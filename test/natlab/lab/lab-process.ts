@@ -11,80 +11,11 @@ export const PUNCH_PEER = fileURLToPath(
   new URL('../../../dist/test/natlab/lab/punch-peer.js', import.meta.url),
 )
 
-export type Line = Record<string, unknown> & { event: string }
+import { type Line, type ChildLines as Lines, lines } from './child-lines.js'
 
-export interface Lines {
-  seen: Line[]
-  /** Resolves the first line matching `pred`; rejects after `ms` with what was seen. */
-  wait(pred: (l: Line) => boolean, ms?: number): Promise<Line>
-}
-
-/** Collects a child's output lines (JSON lines parsed, others as `{ event: 'text' }`). */
-export function lines(child: ChildProcess): Lines {
-  const seen: Line[] = []
-  let buf = ''
-  let err = ''
-  const waiters = new Set<() => void>()
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString()
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const l = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      if (l.startsWith('{')) seen.push(JSON.parse(l) as Line)
-      else seen.push({ event: 'text', text: l })
-      for (const w of [...waiters]) w()
-    }
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  return {
-    seen,
-    wait(pred, ms = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hit = seen.find(pred)
-          if (hit) {
-            waiters.delete(check)
-            clearTimeout(t)
-            resolve(hit)
-          }
-        }
-        const t = setTimeout(() => {
-          waiters.delete(check)
-          reject(
-            new Error(
-              `no matching line in ${ms} ms; seen ${JSON.stringify(seen)}; stderr ${err.slice(-400)}`,
-            ),
-          )
-        }, ms)
-        waiters.add(check)
-        check()
-      })
-    },
-  }
-}
-
-/** The real `punchswarm tracker` in the lab's tracker namespace, announce interval 5 s; resolves once it listens. */
-export async function startLabTracker(l: Lab): Promise<string> {
-  const tracker = lines(
-    l.spawn(l.trackerNs, [
-      process.execPath,
-      CLI_PATH,
-      'tracker',
-      '--host',
-      '0.0.0.0',
-      '--port',
-      '6969',
-      '--interval',
-      '5',
-      '--log-level',
-      'warn',
-    ]),
-  )
-  await tracker.wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
-  return `http://${l.trackerIp}:6969/announce`
-}
+export { startLabTracker } from './lab-tracker.js'
+export type { Lines }
+export { type Line, lines }
 
 /** The tracker's /stats.json, fetched inside the tracker's namespace. */
 export function trackerStats(l: Lab): { punches: { attempt: number; success: number; failure: number } } {

@@ -36,8 +36,11 @@ export interface Lab {
   sites: Map<string, LabSite>
   /** Runs a command in a namespace and returns its stdout. */
   exec(ns: string, argv: string[], input?: string): string
-  /** Starts a long-running process in a namespace; `destroy()` kills it (by PID). */
-  spawn(ns: string, argv: string[]): ChildProcess
+  /**
+   * Starts a long-running process in a namespace; `destroy()` kills it (by PID). `stdin: true` gives
+   * it a pipe for commands (otherwise stdin is empty).
+   */
+  spawn(ns: string, argv: string[], opts?: { stdin?: boolean }): ChildProcess
   /** Deletes every namespace and kills every process this lab started. Safe to call twice. */
   destroy(): void
 }
@@ -95,8 +98,10 @@ export function createLab(sites: SiteSpec[]): Lab {
     trackerIp: '203.0.113.2',
     sites: new Map(),
     exec,
-    spawn: (n, argv) => {
-      const child = spawn('ip', ['netns', 'exec', n, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+    spawn: (n, argv, opts) => {
+      const child = spawn('ip', ['netns', 'exec', n, ...argv], {
+        stdio: [opts?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      })
       children.push(child)
       return child
     },
