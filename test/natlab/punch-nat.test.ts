@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { encodePacket } from '../../protocol/utp/utp-packet.js'
 import { CLI_PATH } from '../helpers/cli-process.js'
 import { isRoot, prerequisite } from '../helpers/require-tool.js'
+import { lines, startLabTracker } from './lab/lab-processes.js'
 import { createLab, type Lab, type SiteKind } from './lab/netns-lab.js'
 
 const gate = prerequisite('root (network namespaces and iptables)', isRoot())
@@ -18,74 +18,6 @@ afterEach(() => {
   lab?.destroy()
   lab = undefined
 })
-
-type Line = Record<string, unknown> & { event: string }
-
-/** Collects a child's JSON lines; resolves the first one matching `pred`. */
-function lines(child: ChildProcess) {
-  const seen: Line[] = []
-  let buf = ''
-  let err = ''
-  const waiters = new Set<() => void>()
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString()
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const l = buf.slice(0, nl)
-      buf = buf.slice(nl + 1)
-      if (l.startsWith('{')) seen.push(JSON.parse(l) as Line)
-      else seen.push({ event: 'text', text: l })
-      for (const w of [...waiters]) w()
-    }
-  })
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  return {
-    seen,
-    wait(pred: (l: Line) => boolean, ms = 20_000): Promise<Line> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hit = seen.find(pred)
-          if (hit) {
-            waiters.delete(check)
-            clearTimeout(t)
-            resolve(hit)
-          }
-        }
-        const t = setTimeout(() => {
-          waiters.delete(check)
-          reject(
-            new Error(
-              `no matching line in ${ms} ms; seen ${JSON.stringify(seen)}; stderr ${err.slice(-400)}`,
-            ),
-          )
-        }, ms)
-        waiters.add(check)
-        check()
-      })
-    },
-  }
-}
-
-/** The real `punchswarm tracker` in the lab's tracker namespace, announce interval 5 s; resolves once it listens. */
-async function startLabTracker(l: Lab): Promise<void> {
-  const tracker = lines(
-    l.spawn(l.trackerNs, [
-      process.execPath,
-      CLI_PATH,
-      'tracker',
-      '--host',
-      '0.0.0.0',
-      '--port',
-      '6969',
-      '--interval',
-      '5',
-      '--log-level',
-      'warn',
-    ]),
-  )
-  await tracker.wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
-}
 
 /** The tracker on the public side, a target at site `a`, a requester at site `b`; punch, then uTP. */
 async function punchPair(a: SiteKind, b: SiteKind) {
