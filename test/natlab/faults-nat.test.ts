@@ -137,6 +137,9 @@ describe.skipIf(gate.skip)('faults in the NAT lab', () => {
     const get = f.get('g', 90)
     expect(await get.exit, notProgress(get.out.seen)).toBe(0)
     expect(readFileSync(join(f.dir, 'g', 'payload.bin')).equals(f.content)).toBe(true)
+    // The rule did drop packets (its counter), so the transfer really crossed a lossy link.
+    const rule = f.lab.exec(f.sites.get('g')!.routerNs!, ['iptables', '-L', 'FORWARD', '1', '-v', '-n', '-x'])
+    expect(Number(rule.trim().split(/\s+/)[0])).toBeGreaterThan(50)
     const peers = get.out.seen.filter((e) => e.event === 'peer')
     expect(peers.length).toBeGreaterThan(0)
     expect(peers.every((e) => e.transport === 'utp')).toBe(true)
