@@ -6,8 +6,8 @@ import { TransportError } from '../../protocol/errors.js'
 /** How often the watch looks at the punched paths. */
 export const PATH_CHECK_MS = 1_000
 /**
- * A punched path that brought nothing for this long while we wait on it (blocks asked for, or data
- * the peer does not take) makes the client check its own mapping with the tracker at once.
+ * A punched path that brought nothing for this long while we wait on it (blocks asked for, data the
+ * peer does not take, requests from an interested peer we unchoked) makes the client check its own mapping with the tracker at once.
  */
 export const PATH_SILENT_MS = 5_000
 /**
@@ -25,8 +25,8 @@ interface Watched {
 }
 
 /**
- * Watches the connections that run over punched paths, which die silently when a router loses its
- * mapping (restart, `conntrack -F`): a silent path asks for a mapping check (`onSilent`), a dead one
+ * Watches uTP connections (the transport of punched paths; a plain uTP dial to a peer behind NAT also
+ * rides a punched hole), which die silently when a router loses its mapping (restart, `conntrack -F`): a silent path asks for a mapping check (`onSilent`), a dead one
  * is closed (its owner's close handler then punches again), and `closeAll()` closes every one when
  * the client's own mapping changed (each peer still sends to the old one).
  */
@@ -68,8 +68,10 @@ export class PunchedPathWatch {
     let silent = false
     for (const w of [...this.watched]) {
       const awaitingBlocks = w.wire.requests.length > 0
-      // Silence counts only while we wait on the peer: an idle connection is quiet by right.
-      if (!awaitingBlocks && w.stream.writableLength === 0) {
+      // Silence counts only while we wait on the peer (for blocks, for it to take our data, or for the
+      // next requests of an interested peer we serve): an idle connection is quiet by right.
+      const serving = w.wire.peerInterested && !w.wire.amChoking
+      if (!awaitingBlocks && !serving && w.stream.writableLength === 0 && w.wire.peerRequests.length === 0) {
         w.lastHeardAt = now
         continue
       }

@@ -72,8 +72,6 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private readonly firewalled = new Map<string, { session: TorrentSession; peerId: Uint8Array }>()
   /** Peers (hex peer id) a punch is under way to. */
   private readonly punching = new Set<string>()
-  /** Endpoints we were punched from as the target; their uTP connections are watched too. */
-  private readonly punchedFrom = new Set<string>()
   private readonly paths: PunchedPathWatch
   private readonly extraEndpoints: UtpEndpoint[] = []
   /** Birthday-probing sockets the rendezvous opened from behind a symmetric NAT; closed with the client. */
@@ -286,7 +284,6 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         },
       )
       client.on('punched', (path) => {
-        this.punchedFrom.add(endpointKey(path.address))
         // The requester's uTP SYN arrives on the socket the punch succeeded on; listen there too.
         if (path.socket !== this.udpSocket) {
           const endpoint = new UtpEndpoint(
@@ -338,7 +335,10 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
           { address, port },
           { signal: this.clock.timeoutSignal(timeout) },
         )
-        return { wire: this.wireOver(stream), transport: 'utp' }
+        // Watched like a punched path: a plain dial to a peer behind NAT rides the hole a punch opened.
+        const wire = this.wireOver(stream)
+        this.paths.watch(stream, wire)
+        return { wire, transport: 'utp' }
       } catch (err) {
         lastError = err
       }
@@ -356,7 +356,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
 
   private incoming(stream: Duplex, address: string, port: number, transport: PeerTransport): void {
     const wire = this.wireOver(stream)
-    if (transport === 'utp' && this.punchedFrom.delete(`${address}:${port}`)) this.paths.watch(stream, wire)
+    if (transport === 'utp') this.paths.watch(stream, wire)
     wire.once('handshake', (infoHash: string) => {
       const session = this.sessions.get(infoHash)
       if (!session) {

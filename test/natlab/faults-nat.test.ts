@@ -58,42 +58,56 @@ const notProgress = (seen: Line[]) => JSON.stringify(seen.filter((e) => e.event 
 const progressAt = (pct: number) => (e: Line) => e.event === 'progress' && (e.percent as number) >= pct
 
 describe.skipIf(gate.skip)('faults in the NAT lab', () => {
-  it('both routers lose their mappings mid-transfer and one comes back on a new port: the peers re-punch and the download completes', async () => {
-    const f = await seededLab(['s', 'g'], 4 * 1024 * 1024, ['--max-upload-rate', '256k'])
-    const seedSite = f.sites.get('s')!
-    const get = f.get('g')
-    await get.out.wait(progressAt(15), 60_000)
-    const before = get.out.seen.filter((e) => e.event === 'punched')
-    expect(before.length).toBeGreaterThan(0)
-    // A router restart: every mapping is gone, and the seeder's router now maps its UDP socket to
-    // another public port (40001), so nothing either peer knew about the other is true any more.
-    f.lab.exec(seedSite.routerNs!, [
-      'iptables',
-      '-t',
-      'nat',
-      '-I',
-      'POSTROUTING',
-      '1',
-      '-p',
-      'udp',
-      '-s',
-      seedSite.hostIp,
-      '-j',
-      'MASQUERADE',
-      '--to-ports',
-      '40001',
-    ])
-    f.lab.exec(seedSite.routerNs!, ['conntrack', '-F'])
-    f.lab.exec(f.sites.get('g')!.routerNs!, ['conntrack', '-F'])
-    // The leecher punches again, to the seeder's new public endpoint, well before the 60 s after which
-    // it would ask for the seeder again only because the tracker still lists it.
-    const newEndpoint = (e: Line) =>
-      e.event === 'punched' && e.port === 40001 && e.address === seedSite.publicIp
-    await get.out.wait(newEndpoint, 40_000)
-    const code = await get.exit
-    expect(code, notProgress(get.out.seen)).toBe(0)
-    expect(readFileSync(join(f.dir, 'g', 'payload.bin')).equals(f.content)).toBe(true)
-  }, 150_000)
+  it.each([
+    ['leecher', 'g'],
+    ['seeder', 's'],
+  ])(
+    'both routers lose their mappings mid-transfer and the %s comes back on a new port: the peers re-punch and the download completes',
+    async (_, moved) => {
+      const f = await seededLab(['s', 'g'], 4 * 1024 * 1024, ['--max-upload-rate', '256k'])
+      const get = f.get('g')
+      await get.out.wait(progressAt(15), 60_000)
+      expect(get.out.seen.some((e) => e.event === 'punched')).toBe(true)
+      // A router restart: every mapping is gone, and one router now maps its host's UDP socket to
+      // another public port (40001), so what the other peer knew of it is no longer true.
+      const site = f.sites.get(moved)!
+      f.lab.exec(site.routerNs!, [
+        'iptables',
+        '-t',
+        'nat',
+        '-I',
+        'POSTROUTING',
+        '1',
+        '-p',
+        'udp',
+        '-s',
+        site.hostIp,
+        '-j',
+        'MASQUERADE',
+        '--to-ports',
+        '40001',
+      ])
+      for (const name of ['s', 'g']) f.lab.exec(f.sites.get(name)!.routerNs!, ['conntrack', '-F'])
+      // The other peer is punched to (or punches) the moved one's new public endpoint: the moved peer
+      // noticed, re-registered, and the path was punched again. The watch takes 5 s (mapping check)
+      // to 12 s (dead path) and a punch; without it the dead path lingers until uTP gives up on it
+      // (20 s) and the next announce lists the peer again.
+      const other = moved === 'g' ? f.seed : get
+      const newEndpoint = (e: Line) =>
+        e.event === 'punched' && e.port === 40001 && e.address === site.publicIp
+      const flushedAt = Date.now()
+      // A moved leecher finds out at its mapping check (5 s) and punches at once; a moved seeder leaves
+      // the leecher waiting until its path counts as dead (12 s).
+      await other.out.wait(newEndpoint, moved === 'g' ? 15_000 : 25_000)
+      console.info(
+        `${moved === 'g' ? 'leecher' : 'seeder'} moved: punched again ${Date.now() - flushedAt} ms after the flush`,
+      )
+      const code = await get.exit
+      expect(code, notProgress(get.out.seen)).toBe(0)
+      expect(readFileSync(join(f.dir, 'g', 'payload.bin')).equals(f.content)).toBe(true)
+    },
+    150_000,
+  )
 
   it('the tracker dies mid-swarm: the transfer completes without it; restarted, the peers re-register and a new peer joins and completes', async () => {
     const f = await seededLab(['s', 'g1', 'g2'], 3 * 1024 * 1024, ['--max-upload-rate', '512k'])
