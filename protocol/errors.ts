@@ -34,6 +34,7 @@ export type PunchErrorCode =
   | 'PUNCH_TARGET_UNKNOWN'
   | 'PUNCH_REFUSED'
   | 'PUNCH_TOKEN_INVALID'
+  | 'PUNCH_DUPLICATE'
 
 export type TransportErrorCode =
   | 'TRANSPORT_TIMEOUT'

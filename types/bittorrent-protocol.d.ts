@@ -26,6 +26,8 @@ declare module 'bittorrent-protocol' {
     peerPieces: { get(index: number): boolean; buffer: Uint8Array }
     peerExtensions: Record<string, boolean>
     requests: unknown[]
+    /** Requests the peer made that are not answered yet. */
+    peerRequests: unknown[]
     destroyed: boolean
     ut_metadata?: UtMetadataHandle
     ut_pex?: UtPexHandle

@@ -51,14 +51,28 @@ export interface RendezvousClientEvents {
   punchFailed: [err: PunchError, peerId: Uint8Array]
   /** The registration's public endpoint changed (the router lost or remapped our mapping). */
   mappingChanged: [observed: UdpAddress]
-  /** Registering or keeping alive failed; the client keeps trying. */
+  /** Registering or keeping alive failed; unanswered, the client keeps trying (sooner than a keepalive). */
   trackerError: [err: unknown]
+  /**
+   * The tracker refused the registration's token (it restarted with a new secret, or the token
+   * expired): announce again and pass the new token to `register()`.
+   */
+  registrationRefused: [infoHash: Uint8Array]
 }
+
+/** After an unanswered keepalive, try again this soon rather than a whole keepalive interval later. */
+export const REGISTER_RETRY_MS = 5_000
+/** `checkMapping()` sends at most one keepalive per registration this often. */
+export const MAPPING_CHECK_MIN_MS = 2_000
 
 interface Registration {
   infoHash: Uint8Array
   token: Uint8Array
   timer?: TimerHandle
+  /** live: the last register was acknowledged; failing: unanswered; refused: the token was refused. */
+  state: 'pending' | 'live' | 'failing' | 'refused'
+  inFlight: boolean
+  sentAt: number
 }
 
 /**
@@ -149,7 +163,11 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
     return address ? { ...bound, address } : bound
   }
 
-  /** Registers for one swarm with the token from its announce, and keeps the registration alive. */
+  /**
+   * Registers for one swarm with the token from its announce, and keeps the registration alive. Called
+   * again with each announce's token: a live registration with the same token is left as it is; a new
+   * token, or a registration that is failing or was refused, registers at once.
+   */
   async register(
     infoHash: Uint8Array,
     token: Uint8Array,
@@ -157,10 +175,31 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
   ): Promise<void> {
     const key = Buffer.from(infoHash).toString('hex')
     const old = this.registrations.get(key)
+    if (old && old.state !== 'refused' && Buffer.from(old.token).equals(Buffer.from(token))) {
+      if (old.state === 'failing' && !old.inFlight) await this.sendRegister(old, opts.signal)
+      return
+    }
     if (old?.timer) this.deps.clock.clearTimer(old.timer)
-    const reg: Registration = { infoHash, token }
+    const reg: Registration = { infoHash, token, state: 'pending', inFlight: false, sentAt: 0 }
     this.registrations.set(key, reg)
     await this.sendRegister(reg, opts.signal)
+  }
+
+  /** Whether the registration for this swarm was refused and waits for a fresh token. */
+  needsToken(infoHash: Uint8Array): boolean {
+    return this.registrations.get(Buffer.from(infoHash).toString('hex'))?.state === 'refused'
+  }
+
+  /**
+   * Sends every registration's keepalive now: the answer shows whether our public endpoint is still
+   * the one registered (`mappingChanged` if not). For when a punched path falls silent.
+   */
+  checkMapping(): void {
+    const now = this.deps.clock.now()
+    for (const reg of this.registrations.values()) {
+      if (reg.state === 'refused' || reg.inFlight || now - reg.sentAt < MAPPING_CHECK_MIN_MS) continue
+      this.sendRegister(reg).catch(() => {})
+    }
   }
 
   /**
@@ -262,6 +301,11 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
   }
 
   private async sendRegister(reg: Registration, signal?: AbortSignal): Promise<void> {
+    if (reg.timer) this.deps.clock.clearTimer(reg.timer)
+    reg.timer = undefined
+    reg.inFlight = true
+    reg.sentAt = this.deps.clock.now()
+    let retryMs = KEEPALIVE_INTERVAL_MS
     try {
       const { msg, rttMs } = await this.tx.request(
         this.deps.socket,
@@ -279,20 +323,42 @@ export class RendezvousClient extends EventEmitter<RendezvousClientEvents> {
         { signal },
       )
       this.rttMs = rttMs
+      reg.state = 'live'
       if (msg.type === 'registerAck') {
         const prev = this.observed
         this.observed = msg.observed
         if (prev && (prev.address !== msg.observed.address || prev.port !== msg.observed.port)) {
+          // The router lost our mapping and gave a new one: this keepalive re-registered this swarm;
+          // the others re-register at once too, and peers must be punched to again.
+          for (const other of this.registrations.values()) {
+            if (other !== reg && !other.inFlight && other.state !== 'refused') {
+              this.sendRegister(other).catch(() => {})
+            }
+          }
           this.emit('mappingChanged', msg.observed)
         }
       }
     } catch (err) {
       if (signal?.aborted || this.stopped) throw err
-      this.emit('trackerError', err)
+      if (err instanceof PunchError && err.code === 'PUNCH_TOKEN_INVALID') {
+        // The tracker restarted (new secret) or the token expired: only a new announce helps.
+        reg.state = 'refused'
+        this.emit('trackerError', err)
+        this.emit('registrationRefused', reg.infoHash)
+      } else {
+        reg.state = 'failing'
+        retryMs = REGISTER_RETRY_MS
+        this.emit('trackerError', err)
+      }
     } finally {
-      // Keepalive: well inside the 30 s Linux keeps an unreplied UDP mapping.
-      if (!this.stopped && this.registrations.get(Buffer.from(reg.infoHash).toString('hex')) === reg) {
-        reg.timer = this.deps.clock.setTimer(KEEPALIVE_INTERVAL_MS, () => {
+      reg.inFlight = false
+      // Keepalive: well inside the 30 s Linux keeps an unreplied UDP mapping; sooner after a failure.
+      if (
+        !this.stopped &&
+        reg.state !== 'refused' &&
+        this.registrations.get(Buffer.from(reg.infoHash).toString('hex')) === reg
+      ) {
+        reg.timer = this.deps.clock.setTimer(retryMs, () => {
           this.sendRegister(reg).catch(() => {})
         })
       }

@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream'
 import Wire from 'bittorrent-protocol'
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../../protocol/clock.js'
-import { TransportError } from '../../protocol/errors.js'
+import type { UdpAddress } from '../../protocol/datagram-socket.js'
+import { PunchError, TransportError } from '../../protocol/errors.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
@@ -14,6 +15,7 @@ import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { UdpSocket } from '../udp-socket.js'
 import { UtpEndpoint } from '../utp/utp-endpoint.js'
 import type { PeerTransport } from './peer-link.js'
+import { PunchedPathWatch } from './punched-path-watch.js'
 import { TorrentSession } from './torrent-session.js'
 
 export interface SwarmClientOptions {
@@ -61,9 +63,16 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private readonly random: Random
   private readonly open = new Set<Duplex>()
   private rendezvous: Promise<RendezvousClient> | undefined
-  private readonly registered = new Set<string>()
   /** Firewalled peers (by peer id) punched to recently: not asked for again until this time. */
   private readonly punchedAt = new Map<string, number>()
+  /**
+   * Endpoints (`ip:port`) of firewalled peers, from trackers' offers and punched paths: a dial to one
+   * of them is a connect-request and a punch, never a packet to an endpoint whose mapping may be gone.
+   */
+  private readonly firewalled = new Map<string, { session: TorrentSession; peerId: Uint8Array }>()
+  /** Peers (hex peer id) a punch is under way to. */
+  private readonly punching = new Set<string>()
+  private readonly paths: PunchedPathWatch
   private readonly extraEndpoints: UtpEndpoint[] = []
   /** Birthday-probing sockets the rendezvous opened from behind a symmetric NAT; closed with the client. */
   private readonly extraSockets: UdpSocket[] = []
@@ -80,6 +89,13 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     this.clock = deps.clock ?? realClock
     this.random = deps.random ?? realRandom
     this.peerId = options.peerId ?? Uint8Array.from(Buffer.concat([Buffer.from('-PS0001-'), randomBytes(12)]))
+    // A punched path gone quiet: is our own mapping still the one registered? The keepalive's answer says.
+    this.paths = new PunchedPathWatch({
+      clock: this.clock,
+      onSilent: () => {
+        this.rendezvous?.then((r) => r.checkMapping()).catch(() => {})
+      },
+    })
     server?.on('connection', (socket: Socket) => {
       socket.setNoDelay(true)
       this.incoming(socket, socket.remoteAddress ?? '', socket.remotePort ?? 0, 'tcp')
@@ -159,6 +175,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     // because the data directory vanished): a client that keeps its sockets never exits.
     const stopped = await Promise.allSettled([...this.sessions.values()].map((s) => s.stop()))
     this.sessions.clear()
+    this.paths.stop()
     for (const s of this.open) s.destroy()
     if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()
     for (const e of this.extraEndpoints) e.close()
@@ -171,50 +188,77 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   /**
-   * A tracker offered its rendezvous: register this socket for the swarm (once), and punch to the
-   * firewalled peers it lists. A punched path carries uTP from the socket the punch succeeded on (an
-   * extra birthday socket from behind a symmetric NAT), then the usual wire. Never throws: a peer that
-   * cannot be punched is just not connected.
+   * A tracker offered its rendezvous: register this socket for the swarm (again with each announce's
+   * token: a no-op while the registration lives, a re-registration once the tracker lost it), and
+   * punch to the firewalled peers it lists. Never throws: a peer that cannot be punched is just not
+   * connected.
    */
   private async onOffer(session: TorrentSession, offer: RendezvousOffer, trackerUrl: string): Promise<void> {
     try {
       const client = await this.rendezvousClient(offer, trackerUrl)
-      const key = Buffer.from(session.infoHash).toString('hex')
-      if (!this.registered.has(key)) {
-        this.registered.add(key)
-        await client.register(session.infoHash, offer.token)
-      }
+      await client.register(session.infoHash, offer.token)
       const now = this.clock.now()
       for (const f of offer.firewalled) {
         const id = Buffer.from(f.peerId).toString('hex')
-        if (Buffer.from(f.peerId).equals(Buffer.from(this.peerId)) || session.hasPeerId(id)) continue
+        if (Buffer.from(f.peerId).equals(Buffer.from(this.peerId))) continue
+        this.firewalled.set(endpointKey(f.endpoint), { session, peerId: f.peerId })
+        if (session.hasPeerId(id) || this.punching.has(id)) continue
         if ((this.punchedAt.get(id) ?? Number.NEGATIVE_INFINITY) > now) continue
         this.punchedAt.set(id, now + 60_000)
-        client
-          .connect(session.infoHash, f.peerId, { signal: this.clock.timeoutSignal(15_000) })
-          .then(async (path) => {
-            this.emit('punched', {
-              address: path.address.address,
-              port: path.address.port,
-              role: 'requester',
-            })
-            let endpoint = this.utp!
-            if (path.socket !== this.udpSocket) {
-              endpoint = new UtpEndpoint(path.socket, this.deps.clock ? { clock: this.deps.clock } : {})
-              this.extraEndpoints.push(endpoint)
-            }
-            const stream = await endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) })
-            session.attach(this.wireOver(stream), {
-              address: path.address.address,
-              port: path.address.port,
+        this.punchTo(session, f.peerId)
+          .then(({ wire, address }) =>
+            session.attach(wire, {
+              address: address.address,
+              port: address.port,
               transport: 'utp',
               direction: 'out',
-            })
-          })
+            }),
+          )
           .catch((err: Error) => this.deps.logger?.debug({ peer: id, err: err.message }, 'punch failed'))
       }
     } catch (err) {
       this.deps.logger?.debug({ err: (err as Error).message }, 'rendezvous failed')
+    }
+  }
+
+  /**
+   * 1. A connect-request for the peer, 2. the punch, 3. uTP over the punched path (from the socket
+   * the punch succeeded on: an extra birthday socket from behind a symmetric NAT), 4. the wire, watched
+   * while it lives. When it dies the session is told of the peer's endpoint again, and its
+   * reconnect-with-backoff dials it, which `dial()` turns into a new connect-request.
+   */
+  private async punchTo(
+    session: TorrentSession,
+    peerId: Uint8Array,
+  ): Promise<{ wire: Wire; address: UdpAddress }> {
+    const id = Buffer.from(peerId).toString('hex')
+    if (session.hasPeerId(id) || this.punching.has(id)) {
+      throw new PunchError('PUNCH_DUPLICATE', 'already connected or punching to that peer')
+    }
+    if (!this.rendezvous) throw new PunchError('PUNCH_TOKEN_INVALID', 'no tracker offered its rendezvous')
+    this.punching.add(id)
+    try {
+      const client = await this.rendezvous
+      // 1. and 2.
+      const path = await client.connect(session.infoHash, peerId, {
+        signal: this.clock.timeoutSignal(15_000),
+      })
+      this.emit('punched', { address: path.address.address, port: path.address.port, role: 'requester' })
+      // 3.
+      let endpoint = this.utp!
+      if (path.socket !== this.udpSocket) {
+        endpoint = new UtpEndpoint(path.socket, this.deps.clock ? { clock: this.deps.clock } : {})
+        this.extraEndpoints.push(endpoint)
+      }
+      const stream = await endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) })
+      this.firewalled.set(endpointKey(path.address), { session, peerId })
+      // 4.
+      const wire = this.wireOver(stream)
+      this.paths.watch(stream, wire)
+      stream.once('close', () => session.addPeer(path.address.address, path.address.port))
+      return { wire, address: path.address }
+    } finally {
+      this.punching.delete(id)
     }
   }
 
@@ -253,16 +297,36 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         }
         this.emit('punched', { address: path.address.address, port: path.address.port, role: 'target' })
       })
-      client.on('trackerError', () => {})
+      client.on('trackerError', (err) =>
+        this.deps.logger?.debug({ err: (err as Error).message }, 'rendezvous registration failed'),
+      )
       client.on('punchFailed', () => {})
+      // Our public endpoint moved: peers still send to the old one, so every punched path is dead.
+      // Closing them makes the sessions dial those peers again, through new connect-requests.
+      client.on('mappingChanged', (observed) => {
+        this.deps.logger?.info({ observed, paths: this.paths.size }, 'mapping changed: re-punching')
+        this.paths.closeAll('our NAT mapping changed')
+      })
+      // The tracker lost our registration (restarted): a fresh announce brings a fresh token.
+      client.on('registrationRefused', (infoHash) =>
+        this.sessions.get(Buffer.from(infoHash).toString('hex'))?.reannounce(),
+      )
       await client.classify()
       return client
     })()
     return this.rendezvous
   }
 
-  /** Opens a wire to a peer: uTP first (the transport of punched paths), TCP if that fails. */
+  /**
+   * Opens a wire to a peer: a firewalled peer through a connect-request and a punch; others uTP first
+   * (the transport of punched paths), TCP if that fails.
+   */
   private async dial(address: string, port: number): Promise<{ wire: Wire; transport: PeerTransport }> {
+    const firewalled = this.firewalled.get(`${address}:${port}`)
+    if (firewalled) {
+      const { wire } = await this.punchTo(firewalled.session, firewalled.peerId)
+      return { wire, transport: 'utp' }
+    }
     const timeout = this.options.dialTimeoutMs ?? 5000
     let lastError: unknown
     if (this.utp) {
@@ -271,7 +335,10 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
           { address, port },
           { signal: this.clock.timeoutSignal(timeout) },
         )
-        return { wire: this.wireOver(stream), transport: 'utp' }
+        // Watched like a punched path: a plain dial to a peer behind NAT rides the hole a punch opened.
+        const wire = this.wireOver(stream)
+        this.paths.watch(stream, wire)
+        return { wire, transport: 'utp' }
       } catch (err) {
         lastError = err
       }
@@ -289,6 +356,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
 
   private incoming(stream: Duplex, address: string, port: number, transport: PeerTransport): void {
     const wire = this.wireOver(stream)
+    if (transport === 'utp') this.paths.watch(stream, wire)
     wire.once('handshake', (infoHash: string) => {
       const session = this.sessions.get(infoHash)
       if (!session) {
@@ -373,4 +441,8 @@ function connectTcp(address: string, port: number, timeoutMs: number): Promise<S
       reject(new TransportError('TRANSPORT_REFUSED', `TCP connect to ${address}:${port}: ${err.message}`))
     })
   })
+}
+
+function endpointKey(a: UdpAddress): string {
+  return `${a.address}:${a.port}`
 }

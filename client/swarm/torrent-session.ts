@@ -172,6 +172,11 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.scheduleTick()
   }
 
+  /** Announces now (the rendezvous needs a fresh token: the tracker restarted or refused the old one). */
+  reannounce(): void {
+    this.announcer?.reannounce()
+  }
+
   /** Bytes still to download (the whole torrent while its metadata is unknown). */
   left(): number {
     return this.store ? this.store.bytesLeft() : Number.MAX_SAFE_INTEGER

@@ -119,22 +119,42 @@ export class TrackerAnnouncer extends EventEmitter<TrackerAnnouncerEvents> {
     if (this.startedSent) this.announceNow()
   }
 
-  /** Sends `stopped` to the trackers (bounded by {@link STOP_TIMEOUT_MS}) and releases every timer. */
+  /**
+   * Sends `stopped` to the trackers and releases every timer. A `completed` not yet delivered goes
+   * first (a download that stops right after finishing still counts as completed); both together are
+   * bounded by {@link STOP_TIMEOUT_MS}.
+   */
   async stop(opts: { signal?: AbortSignal } = {}): Promise<void> {
     if (!this.running) return
     this.running = false
     this.clearTimer()
-    this.inFlight?.abort()
-    await this.current.catch(() => undefined)
-    if (!this.startedSent) return
     const bound = this.deps.clock.timeoutSignal(STOP_TIMEOUT_MS)
     const signal = opts.signal ? AbortSignal.any([opts.signal, bound]) : bound
+    // An announce in flight is cut short, unless a completion waits on it (`started`, then `completed`).
+    if (this.completedPending) signal.addEventListener('abort', () => this.inFlight?.abort(), { once: true })
+    else this.inFlight?.abort()
+    await this.current.catch(() => undefined)
+    if (!this.startedSent) return
     try {
+      if (this.completedPending && !signal.aborted) {
+        await this.announceTiers('completed', signal)
+        this.completedPending = false
+      }
       await this.announceTiers('stopped', signal)
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason
       this.deps.logger?.debug({ err }, 'stopped announce failed')
     }
+  }
+
+  /**
+   * Announces now rather than at the next interval or retry (resetting the back-off): for a client
+   * that learnt its registration or its mapping is gone, and needs a fresh token.
+   */
+  reannounce(): void {
+    if (!this.running) return
+    this.failures = 0
+    this.announceNow()
   }
 
   private announceNow(): void {

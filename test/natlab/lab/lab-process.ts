@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI_PATH } from '../../helpers/cli-process.js'
+import { type Line, type ChildLines as Lines, lines } from './child-lines.js'
+import { labStats } from './lab-cli.js'
 import type { Lab } from './netns-lab.js'
 
 /** The compiled punch peer (`npm run build` first). */
@@ -11,21 +13,13 @@ export const PUNCH_PEER = fileURLToPath(
   new URL('../../../dist/test/natlab/lab/punch-peer.js', import.meta.url),
 )
 
-import { type Line, type ChildLines as Lines, lines } from './child-lines.js'
-
 export { startLabTracker } from './lab-tracker.js'
 export type { Lines }
 export { type Line, lines }
 
 /** The tracker's /stats.json, fetched inside the tracker's namespace. */
 export function trackerStats(l: Lab): { punches: { attempt: number; success: number; failure: number } } {
-  return JSON.parse(
-    l.exec(l.trackerNs, [
-      process.execPath,
-      '-e',
-      "fetch('http://127.0.0.1:6969/stats.json').then((r) => r.text()).then((t) => process.stdout.write(t))",
-    ]),
-  )
+  return labStats(l)
 }
 
 export interface PairRun {

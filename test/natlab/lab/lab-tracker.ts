@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { CLI_PATH } from '../../helpers/cli-process.js'
 import { lines } from './child-lines.js'
@@ -13,24 +14,27 @@ export const LAB_TRACKER_PORT = 6969
 
 /**
  * The real `punchswarm tracker` in the lab's tracker namespace, announce interval 5 s; resolves with
- * its announce URL once it listens.
+ * its announce URL and its process (fault tests kill it) once it listens.
  */
+export async function startLabTrackerProcess(l: Lab): Promise<{ url: string; child: ChildProcess }> {
+  const child = l.spawn(l.trackerNs, [
+    process.execPath,
+    CLI,
+    'tracker',
+    '--host',
+    '0.0.0.0',
+    '--port',
+    String(LAB_TRACKER_PORT),
+    '--interval',
+    '5',
+    '--log-level',
+    'warn',
+  ])
+  await lines(child).wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
+  return { url: `http://${l.trackerIp}:${LAB_TRACKER_PORT}/announce`, child }
+}
+
+/** The lab tracker (see `startLabTrackerProcess`); resolves with its announce URL. */
 export async function startLabTracker(l: Lab): Promise<string> {
-  const tracker = lines(
-    l.spawn(l.trackerNs, [
-      process.execPath,
-      CLI,
-      'tracker',
-      '--host',
-      '0.0.0.0',
-      '--port',
-      String(LAB_TRACKER_PORT),
-      '--interval',
-      '5',
-      '--log-level',
-      'warn',
-    ]),
-  )
-  await tracker.wait((x) => x.event === 'text' && String(x.text).startsWith('http://'))
-  return `http://${l.trackerIp}:${LAB_TRACKER_PORT}/announce`
+  return (await startLabTrackerProcess(l)).url
 }

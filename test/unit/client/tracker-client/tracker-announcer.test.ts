@@ -136,6 +136,44 @@ describe('TrackerAnnouncer', () => {
     expect(clock.timers).toHaveLength(0)
   })
 
+  it('a stop right after completion still delivers completed, then stopped', async () => {
+    const tracker = await fakeTracker(ok)
+    const clock = new ManualClock()
+    const a = announcer([[tracker.url]], clock)
+    const timer = clock.nextTimer()
+    a.start()
+    await timer
+    // The download finished and the process exits at once: `completed` is in flight when stop comes.
+    a.completed()
+    await a.stop()
+    expect(tracker.requests.map((q) => text(q.get('event')))).toEqual(['started', 'completed', 'stopped'])
+  })
+
+  it('a completion that the tracker never answers does not hold stop for longer than its bound', async () => {
+    let hang = false
+    const held: (() => void)[] = []
+    const tracker = await fakeTracker(ok)
+    const server = servers[servers.length - 1]!
+    server.removeAllListeners('request')
+    server.on('request', (req: IncomingMessage, res) => {
+      tracker.requests.push(rawQuery(req))
+      if (hang) held.push(() => res.destroy())
+      else res.writeHead(200).end(encodeBencode(ok(new Map()).body as never))
+    })
+    const clock = new ManualClock()
+    clock.timeoutSignal = (ms: number) => AbortSignal.timeout(Math.min(ms, 300))
+    const a = announcer([[tracker.url]], clock)
+    const timer = clock.nextTimer()
+    a.start()
+    await timer
+    hang = true
+    a.completed()
+    const t0 = performance.now()
+    await a.stop()
+    expect(performance.now() - t0).toBeLessThan(5_000)
+    for (const h of held) h()
+  })
+
   it('re-announces after the interval, never sooner than min interval', async () => {
     const tracker = await fakeTracker(ok)
     const clock = new ManualClock()
