@@ -11,6 +11,9 @@ export const RESUME_SAVE_EVERY_PIECES = 16
 /** ...and no more often than every this many bytes of them: each save fsyncs the files. */
 export const RESUME_SAVE_EVERY_BYTES = 16 * 1024 * 1024
 
+/** Whole pieces kept after a read, for the requests of their other blocks. */
+export const READ_CACHE_PIECES = 8
+
 /** Options of {@link PieceStore.open}. */
 export interface PieceStoreOptions {
   signal?: AbortSignal
@@ -50,6 +53,8 @@ export class PieceStore {
   /** Files written since the last fsync: a resume save syncs them before it records any piece. */
   private readonly unsynced = new Set<number>()
   private saving: Promise<void> = Promise.resolve()
+  /** Recently read pieces (whole), by index, least recently used first. */
+  private readonly readCache = new Map<number, Promise<Uint8Array>>()
   /** Hashes and writes downloaded pieces; started on the first one. */
   private writer: PieceWriteThread | undefined
   private closed = false
@@ -123,9 +128,30 @@ export class PieceStore {
         `block ${index}:${begin}+${length} is not available`,
       )
     }
-    const out = await this.readSpan(index * this.layout.pieceLength + begin, length)
-    if (!out) throw new StorageError('STORAGE_IO', `piece ${index} vanished from disk`)
-    return out
+    const piece = await this.readPiece(index)
+    return piece.subarray(begin, begin + length)
+  }
+
+  /**
+   * A whole verified piece, read once for all of its blocks: a peer asks for a piece's blocks one
+   * after another, so one read of 256 KiB replaces sixteen of 16 KiB. The few latest pieces stay.
+   */
+  private readPiece(index: number): Promise<Uint8Array> {
+    const cached = this.readCache.get(index)
+    if (cached) {
+      // Most recently used last: Map keeps insertion order.
+      this.readCache.delete(index)
+      this.readCache.set(index, cached)
+      return cached
+    }
+    const read = this.readSpan(index * this.layout.pieceLength, this.pieceSize(index)).then((out) => {
+      if (!out) throw new StorageError('STORAGE_IO', `piece ${index} vanished from disk`)
+      return out
+    })
+    read.catch(() => this.readCache.delete(index))
+    this.readCache.set(index, read)
+    if (this.readCache.size > READ_CACHE_PIECES) this.readCache.delete(this.readCache.keys().next().value!)
+    return read
   }
 
   /**
@@ -186,6 +212,7 @@ export class PieceStore {
     this.assertOpen()
     this.have.fill(0)
     this.verified = 0
+    this.readCache.clear()
     for (let i = 0; i < this.pieceCount; i++) {
       throwIfAborted(opts.signal)
       const data = await this.readSpan(i * this.layout.pieceLength, this.pieceSize(i))
