@@ -24,11 +24,17 @@ type WriteCallback = (err: Error | null) => void
 export class FramedWire extends Wire {
   override _write(data: Uint8Array, cb: WriteCallback): void {
     const w = this as unknown as WireParser
-    if (w._encryptor || w._cryptoSyncPattern || w._pePending) return super._write(data, cb)
+    if (w._encryptor || w._cryptoSyncPattern || w._pePending) {
+      super._write(data, cb)
+      return
+    }
     while (w._bufferSize > 0 && data.length > 0) {
       const need = w._parserSize - w._bufferSize
       // Still short of a whole message (or its length): the Wire's own path joins the two.
-      if (need > data.length) return super._write(data, cb)
+      if (need > data.length) {
+        super._write(data, cb)
+        return
+      }
       const held = w._buffer.length === 1 ? w._buffer[0]! : Buffer.concat(w._buffer)
       const message = new Uint8Array(w._parserSize)
       message.set(held.subarray(0, w._bufferSize))
@@ -38,7 +44,10 @@ export class FramedWire extends Wire {
       w._bufferSize = 0
       w._parser(message)
       // A handler may have switched to an encrypted stream: hand the rest to the original path.
-      if (w._encryptor || w._cryptoSyncPattern || w._pePending) return super._write(data, cb)
+      if (w._encryptor || w._cryptoSyncPattern || w._pePending) {
+        super._write(data, cb)
+        return
+      }
     }
     if (data.length > 0) {
       w._buffer = [data]
