@@ -28,7 +28,8 @@ import { CliProcess } from './cli-process.js'
  * Usage: node dist/bench/transfer/run.js [rounds=3] [MiB=256]
  * BENCH_TRANSFER_CLI=<path> runs another punchswarm CLI entry point (default dist/client/cli/main.js).
  * BENCH_TRANSFER_CPU_PROF=<dir> runs the punchswarm seed and get processes with --cpu-prof into <dir>.
- * BENCH_TRANSFER_CASES=tcp|utp runs only that transport's two cases.
+ * BENCH_TRANSFER_CASES=tcp (or utp, or "punchswarm tcp,libtorrent", ...) runs only the cases whose
+ * names contain one of the comma-separated words.
  */
 const CLI =
   process.env.BENCH_TRANSFER_CLI ?? fileURLToPath(new URL('../../client/cli/main.js', import.meta.url))
@@ -434,9 +435,12 @@ async function main(): Promise<void> {
     ['libtorrent uTP', (l) => libtorrentRun('utp', torrent, seedDir, sha256, l)],
   )
 
-  // BENCH_TRANSFER_CASES=tcp (or utp) keeps the cases of one transport, for quicker iterations.
-  const only = process.env.BENCH_TRANSFER_CASES?.toLowerCase()
-  if (only) cases.splice(0, cases.length, ...cases.filter(([name]) => name.toLowerCase().endsWith(only)))
+  // BENCH_TRANSFER_CASES keeps the cases whose names contain one of its comma-separated words.
+  const only = process.env.BENCH_TRANSFER_CASES?.toLowerCase().split(',')
+  if (only) {
+    const keep = cases.filter(([name]) => only.some((w) => name.toLowerCase().includes(w.trim())))
+    cases.splice(0, cases.length, ...keep)
+  }
 
   console.log(
     `transfer bench: one ${mib} MiB file (random bytes), one seeder and one leecher over 127.0.0.1, ${rounds} rounds, cases interleaved; ` +
