@@ -52,6 +52,8 @@ interface RunResult {
   /** CPU seconds of the seeding and the leeching process over the transfer. */
   seedCpu: number
   leechCpu: number
+  /** CPU seconds of the punchswarm leecher's main thread, its whole life up to `complete`. */
+  leechMainCpu?: number
   udp: UdpCounters
   verified: string
   /** punchswarm leecher: spawn to its `listening` event (Node start, torrent load, listen), wall and CPU. */
@@ -246,6 +248,7 @@ async function punchswarmRun(
       verified,
       ...(first?.cpu ? { startup: { seconds: (first.at - t0) / 1000, cpu: total(first.cpu) } } : {}),
       ...(complete ? { selfReported: complete.e.seconds } : {}),
+      ...(complete?.mainCpu ? { leechMainCpu: total(complete.mainCpu) } : {}),
     }
   } finally {
     await Promise.all([seeder.stop(), leecher?.stop()])
@@ -519,6 +522,11 @@ async function main(): Promise<void> {
     if (st.length)
       console.log(
         `${name} leecher start-up (spawn to its listening event; inside the timed span): median ${median(st.map((s) => s.seconds)).toFixed(2)} s, ${(median(st.map((s) => s.cpu)) * 1000).toFixed(0)} ms CPU; from listening to complete: ${median(rs.filter((r) => r.startup).map((r) => BYTES / (r.seconds - r.startup!.seconds) / 1e6)).toFixed(1)} MB/s`,
+      )
+    const main = rs.filter((r) => r.leechMainCpu !== undefined)
+    if (main.length)
+      console.log(
+        `${name} leecher's main thread: median ${median(main.map((r) => msPerMiB(r.leechMainCpu!))).toFixed(2)} ms/MiB of CPU (of ${median(main.map((r) => msPerMiB(r.leechCpu))).toFixed(2)} for the whole process)`,
       )
     const self = rs.filter((r) => r.selfReported !== undefined).map((r) => r.selfReported!)
     if (self.length)
