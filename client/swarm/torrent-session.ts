@@ -356,7 +356,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const max = this.options.maxPeers ?? 50
     const now = this.deps.clock.now()
     let slots = max - this.links.size
-    for (const k of [...this.known.values()].filter((k) => k.connecting).values()) slots--
+    for (const k of this.known.values()) if (k.connecting) slots--
     for (const [id, k] of this.known) {
       if (slots <= 0) break
       if (k.banned || k.connecting || this.links.has(id) || k.nextTryAt > now) continue
