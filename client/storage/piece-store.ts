@@ -55,7 +55,7 @@ export class PieceStore {
   private saving: Promise<void> = Promise.resolve()
   /** Recently read pieces (whole), by index, least recently used first. */
   private readonly readCache = new Map<number, Promise<Uint8Array>>()
-  /** Hashes and writes downloaded pieces; started on the first one. */
+  /** Hashes and writes downloaded pieces; started on open when pieces are missing, else on the first one. */
   private writer: PieceWriteThread | undefined
   private closed = false
 
@@ -164,9 +164,9 @@ export class PieceStore {
   }
 
   /**
-   * {@link writePiece} without a copy: takes `data`, which must own its whole ArrayBuffer, hashes and
-   * writes it off the main thread, and hands the buffer back in the result. `ok` says whether the piece
-   * matched its hash and is now stored.
+   * {@link writePiece} without a copy: takes `data` (copied only if it does not own its whole
+   * ArrayBuffer, which is transferred), hashes and writes it off the main thread, and hands the buffer
+   * back in the result. `ok` says whether the piece matched its hash and is now stored.
    */
   async commitPiece(index: number, data: Uint8Array): Promise<CommitResult> {
     this.assertOpen()
