@@ -18,6 +18,8 @@ declare module 'bittorrent-protocol' {
   /** The parts of bittorrent-protocol's Wire (a streamx Duplex) punchswarm uses. */
   class Wire extends EventEmitter {
     constructor(type?: string, retries?: number, peEnabled?: boolean)
+    /** The Duplex's write side: bytes from the peer (client/swarm/framed-wire.ts overrides it). */
+    _write(data: Uint8Array, cb: (err: Error | null) => void): void
     peerId: string | null
     peerChoking: boolean
     amChoking: boolean

@@ -25,6 +25,8 @@ export interface Timed<E> {
   at: number
   /** The process's CPU time when the line arrived (read from /proc at once, while it is alive). */
   cpu: Cpu | undefined
+  /** The same for the process's main thread alone (Node's event loop, where the JavaScript runs). */
+  mainCpu: Cpu | undefined
 }
 
 /**
@@ -69,7 +71,7 @@ export class CliProcess {
           if (this.otherLines.length < 20) this.otherLines.push(line)
           continue
         }
-        const ev = { e, at: performance.now(), cpu: this.sampleCpu() }
+        const ev = { e, at: performance.now(), cpu: this.sampleCpu(), mainCpu: this.sampleMainCpu() }
         this.events.push(ev)
         this.onEvent?.(ev)
       }
@@ -107,6 +109,15 @@ export class CliProcess {
       this.lastCpu = cpuOf(this.pid)
     } catch {}
     return this.lastCpu
+  }
+
+  /** CPU used so far by the main thread; undefined once the process is gone. */
+  sampleMainCpu(): Cpu | undefined {
+    try {
+      return cpuOf(this.pid, this.pid)
+    } catch {
+      return undefined
+    }
   }
 
   first<T extends CliEvent['event']>(type: T): Timed<Extract<CliEvent, { event: T }>> | undefined {

@@ -28,6 +28,8 @@ import { CliProcess } from './cli-process.js'
  * Usage: node dist/bench/transfer/run.js [rounds=3] [MiB=256]
  * BENCH_TRANSFER_CLI=<path> runs another punchswarm CLI entry point (default dist/client/cli/main.js).
  * BENCH_TRANSFER_CPU_PROF=<dir> runs the punchswarm seed and get processes with --cpu-prof into <dir>.
+ * BENCH_TRANSFER_CASES=tcp (or utp, or "punchswarm tcp,libtorrent", ...) runs only the cases whose
+ * names contain one of the comma-separated words.
  */
 const CLI =
   process.env.BENCH_TRANSFER_CLI ?? fileURLToPath(new URL('../../client/cli/main.js', import.meta.url))
@@ -50,6 +52,8 @@ interface RunResult {
   /** CPU seconds of the seeding and the leeching process over the transfer. */
   seedCpu: number
   leechCpu: number
+  /** CPU seconds of the punchswarm leecher's main thread, its whole life up to `complete`. */
+  leechMainCpu?: number
   udp: UdpCounters
   verified: string
   /** punchswarm leecher: spawn to its `listening` event (Node start, torrent load, listen), wall and CPU. */
@@ -244,6 +248,7 @@ async function punchswarmRun(
       verified,
       ...(first?.cpu ? { startup: { seconds: (first.at - t0) / 1000, cpu: total(first.cpu) } } : {}),
       ...(complete ? { selfReported: complete.e.seconds } : {}),
+      ...(complete?.mainCpu ? { leechMainCpu: total(complete.mainCpu) } : {}),
     }
   } finally {
     await Promise.all([seeder.stop(), leecher?.stop()])
@@ -433,6 +438,13 @@ async function main(): Promise<void> {
     ['libtorrent uTP', (l) => libtorrentRun('utp', torrent, seedDir, sha256, l)],
   )
 
+  // BENCH_TRANSFER_CASES keeps the cases whose names contain one of its comma-separated words.
+  const only = process.env.BENCH_TRANSFER_CASES?.toLowerCase().split(',')
+  if (only) {
+    const keep = cases.filter(([name]) => only.some((w) => name.toLowerCase().includes(w.trim())))
+    cases.splice(0, cases.length, ...keep)
+  }
+
   console.log(
     `transfer bench: one ${mib} MiB file (random bytes), one seeder and one leecher over 127.0.0.1, ${rounds} rounds, cases interleaved; ` +
       `torrent made by libtorrent, piece length ${pieceLength(torrent) / 1024} KiB; MB = 10^6 bytes; CPU = user + system of the whole process per MiB moved, (busy) = CPU / wall time`,
@@ -510,6 +522,11 @@ async function main(): Promise<void> {
     if (st.length)
       console.log(
         `${name} leecher start-up (spawn to its listening event; inside the timed span): median ${median(st.map((s) => s.seconds)).toFixed(2)} s, ${(median(st.map((s) => s.cpu)) * 1000).toFixed(0)} ms CPU; from listening to complete: ${median(rs.filter((r) => r.startup).map((r) => BYTES / (r.seconds - r.startup!.seconds) / 1e6)).toFixed(1)} MB/s`,
+      )
+    const main = rs.filter((r) => r.leechMainCpu !== undefined)
+    if (main.length)
+      console.log(
+        `${name} leecher's main thread: median ${median(main.map((r) => msPerMiB(r.leechMainCpu!))).toFixed(2)} ms/MiB of CPU (of ${median(main.map((r) => msPerMiB(r.leechCpu))).toFixed(2)} for the whole process)`,
       )
     const self = rs.filter((r) => r.selfReported !== undefined).map((r) => r.selfReported!)
     if (self.length)

@@ -30,8 +30,11 @@ export function udpDelta(before: UdpCounters, after: UdpCounters): UdpCounters {
 }
 
 /** CPU seconds (utime and stime, all threads) a live process has used, from /proc/<pid>/stat. */
-export function cpuOf(pid: number): Cpu {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+export function cpuOf(pid: number, thread?: number): Cpu {
+  const stat = readFileSync(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+    'utf8',
+  )
   // Fields after the command name, which sits in parentheses and may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // utime and stime are fields 14 and 15 of the line: indexes 11 and 12 from field 3 (state) on.

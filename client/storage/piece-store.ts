@@ -4,11 +4,15 @@ import { dirname, join, resolve, sep } from 'node:path'
 import { StorageError, throwIfAborted } from '../../protocol/errors.js'
 import type { TorrentLayout } from '../metainfo/metainfo-types.js'
 import { fileStamp, readResumeData, writeResumeData } from './fast-resume.js'
+import { type CommitResult, PieceWriteThread, type WriteTarget } from './piece-write-thread.js'
 
 /** Resume data is rewritten after this many newly verified pieces (and on close)... */
 export const RESUME_SAVE_EVERY_PIECES = 16
 /** ...and no more often than every this many bytes of them: each save fsyncs the files. */
 export const RESUME_SAVE_EVERY_BYTES = 16 * 1024 * 1024
+
+/** Whole pieces kept after a read, for the requests of their other blocks. */
+export const READ_CACHE_PIECES = 8
 
 /** Options of {@link PieceStore.open}. */
 export interface PieceStoreOptions {
@@ -33,8 +37,9 @@ interface Span {
 /**
  * Verified pieces of one torrent on disk. Data lives at `dir/<name>` (single file) or
  * `dir/<name>/<path...>` (multi-file), as libtorrent and Transmission lay it out; files are created
- * on first write and sized sparsely. A piece is written only after its SHA-1 matched (BEP 3), is
- * fsynced before it counts as verified, and only verified pieces are ever recorded in resume data or
+ * on first write and sized sparsely. A piece is written only after its SHA-1 matched (BEP 3); both the
+ * hashing and the write of a downloaded piece run on a {@link PieceWriteThread}, off the main thread.
+ * Pieces are fsynced before resume data records them, and only verified pieces are ever recorded or
  * served. Resume data is trusted when every file's size and mtime match what it recorded (no
  * spot-check: any write after the record changes an mtime and forces a full recheck).
  */
@@ -48,6 +53,10 @@ export class PieceStore {
   /** Files written since the last fsync: a resume save syncs them before it records any piece. */
   private readonly unsynced = new Set<number>()
   private saving: Promise<void> = Promise.resolve()
+  /** Recently read pieces (whole), by index, least recently used first. */
+  private readonly readCache = new Map<number, Promise<Uint8Array>>()
+  /** Hashes and writes downloaded pieces; started on open when pieces are missing, else on the first one. */
+  private writer: PieceWriteThread | undefined
   private closed = false
 
   private constructor(
@@ -68,7 +77,7 @@ export class PieceStore {
 
   /** Opens a store: trusts matching resume data, else rechecks whatever is on disk. */
   static async open(layout: TorrentLayout, dir: string, opts: PieceStoreOptions = {}): Promise<PieceStore> {
-    const id = opts.infoHashHex ?? createHash('sha1').update(layout.pieceHashes).digest('hex')
+    const id = opts.infoHashHex ?? sha1(layout.pieceHashes).toString('hex')
     const store = new PieceStore(layout, opts.resumeFile ?? join(dir, `.${id}.resume`), dir)
     const resume = await readResumeData(store.resumePath)
     throwIfAborted(opts.signal)
@@ -78,6 +87,8 @@ export class PieceStore {
     } else {
       await store.verifyAll({ signal: opts.signal })
     }
+    // Started now, the thread is up by the time the first piece arrives (it takes tens of ms).
+    if (store.verified < store.pieceCount) store.writer = new PieceWriteThread()
     return store
   }
 
@@ -117,31 +128,74 @@ export class PieceStore {
         `block ${index}:${begin}+${length} is not available`,
       )
     }
-    const out = await this.readSpan(index * this.layout.pieceLength + begin, length)
-    if (!out) throw new StorageError('STORAGE_IO', `piece ${index} vanished from disk`)
-    return out
+    const piece = await this.readPiece(index)
+    return piece.subarray(begin, begin + length)
+  }
+
+  /**
+   * A whole verified piece, read once for all of its blocks: a peer asks for a piece's blocks one
+   * after another, so one read of 256 KiB replaces sixteen of 16 KiB. The few latest pieces stay.
+   */
+  private readPiece(index: number): Promise<Uint8Array> {
+    const cached = this.readCache.get(index)
+    if (cached) {
+      // Most recently used last: Map keeps insertion order.
+      this.readCache.delete(index)
+      this.readCache.set(index, cached)
+      return cached
+    }
+    const read = this.readSpan(index * this.layout.pieceLength, this.pieceSize(index)).then((out) => {
+      if (!out) throw new StorageError('STORAGE_IO', `piece ${index} vanished from disk`)
+      return out
+    })
+    read.catch(() => this.readCache.delete(index))
+    this.readCache.set(index, read)
+    if (this.readCache.size > READ_CACHE_PIECES) this.readCache.delete(this.readCache.keys().next().value!)
+    return read
   }
 
   /**
    * Stores a whole piece if its SHA-1 matches; returns false and writes nothing otherwise. The piece is
    * served at once; it is fsynced (with every piece written since) before resume data records it.
+   * `data` stays the caller's (it is copied for the writing thread); {@link commitPiece} avoids the copy.
    */
   async writePiece(index: number, data: Uint8Array): Promise<boolean> {
+    return (await this.commitPiece(index, ownCopy(data))).ok
+  }
+
+  /**
+   * {@link writePiece} without a copy: takes `data` (copied only if it does not own its whole
+   * ArrayBuffer, which is transferred), hashes and writes it off the main thread, and hands the buffer
+   * back in the result. `ok` says whether the piece matched its hash and is now stored.
+   */
+  async commitPiece(index: number, data: Uint8Array): Promise<CommitResult> {
     this.assertOpen()
-    if (index < 0 || index >= this.pieceCount || data.length !== this.pieceSize(index)) return false
-    const digest = createHash('sha1').update(data).digest()
-    if (!digest.equals(this.layout.pieceHashes.subarray(index * 20, index * 20 + 20))) return false
-    if (this.has(index)) return true
-    for (const s of this.spans(index * this.layout.pieceLength, data.length)) {
-      if (s.pad) continue
-      const fh = await this.handle(s.file, true)
-      await this.io(s.file, 'write', () => fh!.write(data, s.at, s.length, s.position))
-      this.unsynced.add(s.file)
+    if (index < 0 || index >= this.pieceCount || data.length !== this.pieceSize(index)) {
+      return { ok: false, data }
     }
+    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) data = ownCopy(data)
+    const hash = this.layout.pieceHashes.subarray(index * 20, index * 20 + 20)
+    const spans = [...this.spans(index * this.layout.pieceLength, data.length)].filter((s) => !s.pad)
+    // A file is created by its first piece, and only by a good one: that piece is checked here first.
+    if (spans.some((s) => !this.handles.has(s.file)) && !sha1(data).equals(hash)) return { ok: false, data }
+    const targets: WriteTarget[] = []
+    const files: number[] = []
     if (!this.has(index)) {
-      this.have[index >> 3]! |= 0x80 >> (index & 7)
-      this.verified++
+      for (const s of spans) {
+        await this.handle(s.file, true)
+        files.push(s.file)
+        targets.push({ path: this.paths[s.file]!, position: s.position, at: s.at, length: s.length })
+      }
     }
+    this.writer ??= new PieceWriteThread()
+    // A copy: posting a view would copy the whole buffer under it (all the piece hashes).
+    const result = await this.writer.commit(data, ownCopy(hash), targets).catch((err: StorageError) => {
+      throw this.closed ? new StorageError('STORAGE_IO', 'piece store is closed', { cause: err }) : err
+    })
+    if (!result.ok || this.has(index)) return result
+    for (const f of files) this.unsynced.add(f)
+    this.have[index >> 3]! |= 0x80 >> (index & 7)
+    this.verified++
     if (this.verified === this.pieceCount) await this.createEmptyFiles()
     const everyPieces = Math.max(
       RESUME_SAVE_EVERY_PIECES,
@@ -150,7 +204,7 @@ export class PieceStore {
     if (++this.sinceSave >= everyPieces || this.verified === this.pieceCount) {
       await this.saveResume()
     }
-    return true
+    return result
   }
 
   /** Rehashes every piece on disk (a full recheck), then records the result as resume data. */
@@ -158,12 +212,12 @@ export class PieceStore {
     this.assertOpen()
     this.have.fill(0)
     this.verified = 0
+    this.readCache.clear()
     for (let i = 0; i < this.pieceCount; i++) {
       throwIfAborted(opts.signal)
       const data = await this.readSpan(i * this.layout.pieceLength, this.pieceSize(i))
       if (data) {
-        const digest = createHash('sha1').update(data).digest()
-        if (digest.equals(this.layout.pieceHashes.subarray(i * 20, i * 20 + 20))) {
+        if (sha1(data).equals(this.layout.pieceHashes.subarray(i * 20, i * 20 + 20))) {
           this.have[i >> 3]! |= 0x80 >> (i & 7)
           this.verified++
         }
@@ -177,6 +231,7 @@ export class PieceStore {
   /** Writes resume data and closes every file. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return
+    await this.writer?.close()
     await this.saveResume()
     this.closed = true
     const handles = [...this.handles.values()]
@@ -309,6 +364,11 @@ export class PieceStore {
     if (this.closed) throw new StorageError('STORAGE_IO', 'piece store is closed')
   }
 }
+
+const sha1 = (data: Uint8Array) => createHash('sha1').update(data).digest()
+
+/** A copy of `data` in an ArrayBuffer of its own (Buffer's `slice` would share the memory). */
+const ownCopy = (data: Uint8Array) => Uint8Array.prototype.slice.call(data)
 
 function ioError(op: string, path: string, err: unknown): StorageError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
 import { createServer, type Server, Socket, connect as tcpConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
-import Wire from 'bittorrent-protocol'
+import type Wire from 'bittorrent-protocol'
 import type { Logger } from 'pino'
 import type { Clock, Random } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
@@ -14,6 +14,7 @@ import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
 import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { UdpSocket } from '../udp-socket.js'
 import { UtpEndpoint } from '../utp/utp-endpoint.js'
+import { FramedWire } from './framed-wire.js'
 import type { PeerTransport } from './peer-link.js'
 import { PunchedPathWatch } from './punched-path-watch.js'
 import { TorrentSession } from './torrent-session.js'
@@ -369,7 +370,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   private wireOver(stream: Duplex): Wire {
-    const wire = new Wire()
+    const wire = new FramedWire()
     this.open.add(stream)
     stream.on('error', () => wire.destroy())
     stream.on('close', () => {

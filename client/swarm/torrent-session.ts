@@ -24,6 +24,8 @@ const TICK_MS = 1_000
 /** Requests in flight per peer: enough for ~2 s of its rate, within these bounds. */
 const MIN_PIPELINE = 8
 const MAX_PIPELINE = 500
+/** Piece buffers kept for reuse. */
+const SPARE_BUFFERS = 8
 
 export interface TorrentSessionOptions {
   infoHash: Uint8Array
@@ -91,6 +93,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private readonly links = new Map<string, PeerLink>()
   private readonly known = new Map<string, KnownPeer>()
   private readonly partial = new Map<number, Assembly>()
+  /** Piece buffers back from the store, reused for the next pieces rather than allocated anew. */
+  private readonly spareBuffers: Uint8Array[] = []
   /** The last copy of a piece that failed its hash, kept to find the bad blocks once a good copy arrives. */
   private readonly failed = new Map<number, Assembly>()
   /** Pieces each peer is proven to have corrupted (kept after it disconnects). */
@@ -357,7 +361,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const max = this.options.maxPeers ?? 50
     const now = this.deps.clock.now()
     let slots = max - this.links.size
-    for (const k of [...this.known.values()].filter((k) => k.connecting).values()) slots--
+    for (const k of this.known.values()) if (k.connecting) slots--
     for (const [id, k] of this.known) {
       if (slots <= 0) break
       if (k.banned || k.connecting || this.links.has(id) || k.nextTryAt > now) continue
@@ -425,7 +429,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     let asm = this.partial.get(req.index)
     if (!asm) {
       const size = store.pieceSize(req.index)
-      asm = { data: new Uint8Array(size), from: new Array(Math.ceil(size / BLOCK_BYTES)) }
+      const spare = this.spareBuffers.pop()
+      const data = spare?.length === size ? spare : new Uint8Array(size)
+      asm = { data, from: new Array(Math.ceil(size / BLOCK_BYTES)) }
       this.partial.set(req.index, asm)
     }
     asm.data.set(block, req.begin)
@@ -433,10 +439,15 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (!pieceComplete) return
     this.partial.delete(req.index)
     const index = req.index
-    const done = asm
+    const from = asm.from
+    // The store takes the buffer (hashing and writing it off the main thread) and hands it back.
     store
-      .writePiece(index, done.data)
-      .then((ok) => (ok ? this.onPieceVerified(index, done.data) : this.onPieceFailed(index, done)))
+      .commitPiece(index, asm.data)
+      .then(({ ok, data }) => {
+        if (!ok) return this.onPieceFailed(index, { data, from })
+        this.onPieceVerified(index, data)
+        if (this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(data)
+      })
       .catch((err: PunchswarmError) => this.emit('error', err))
   }
 
