@@ -32,6 +32,8 @@ export interface PunchOptions {
    * whole probe interval on every punch. @default 1
    */
   lowTtlRounds?: number
+  /** After the low-TTL rounds, the first full-TTL round follows this soon. @default 5 */
+  lowTtlGapMs?: number
   /** Extra sockets a symmetric side opens for birthday probing. @default 128 */
   birthdaySockets?: number
   /**
@@ -51,6 +53,7 @@ export const PUNCH_DEFAULTS: Required<PunchOptions> = {
   timeoutMs: 10_000,
   lowTtl: 2,
   lowTtlRounds: 1,
+  lowTtlGapMs: 5,
   birthdaySockets: 128,
   birthdayProbesPerRound: 24,
   birthdayMaxProbes: 4096,

@@ -122,7 +122,10 @@ export class PunchSession {
         this.state = 'probing'
         const sends = this.roundProbes()
         this.round++
-        this.nextRoundAt = now + this.o.probeIntervalMs
+        // After the last low-TTL round our own mapping is open: the first full probe need not wait a
+        // whole interval (the far side, started at the same moment by the tracker, has opened its own).
+        const lowTtlJustEnded = sends.some((x) => x.ttl !== undefined) && this.round === this.o.lowTtlRounds
+        this.nextRoundAt = now + (lowTtlJustEnded ? this.o.lowTtlGapMs : this.o.probeIntervalMs)
         return { sends }
       }
     }
