@@ -60,7 +60,7 @@ describe('LEDBAT over a bottleneck (simulated home uplink)', () => {
   // Seeds 1-6, not picked: each run draws its own jitter, so the two flows' base-delay estimates differ
   // differently. (The split is set when slow start ends; about one seed in ten lands at 20-26%.)
   it.each([1, 2, 3, 4, 5, 6])(
-    'two uTP flows started together share the bottleneck within 20%% (seed %i)',
+    'two uTP flows started together share the bottleneck within a fifth (seed %i)',
     (seed) => {
       const { world, receivers, home } = bottleneck(seed)
       const a = startTransfer(world, home(6881), { address: REMOTE, port: 6881 }, receivers, 200 * MiB)
