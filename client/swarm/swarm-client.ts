@@ -15,6 +15,7 @@ import { UdpSocket } from '../udp-socket.js'
 import { UtpEndpoint } from '../utp/utp-endpoint.js'
 import type { PeerTransport } from './peer-link.js'
 import { TorrentSession } from './torrent-session.js'
+import { guardWire } from './wire-guard.js'
 
 export interface SwarmClientOptions {
   /** @default '0.0.0.0' */
@@ -301,7 +302,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   private wireOver(stream: Duplex): Wire {
-    const wire = new Wire()
+    // A peer's bytes are framed and bounded before the Wire parses them (wire-guard.ts).
+    const wire = guardWire(new Wire())
     this.open.add(stream)
     stream.on('error', () => wire.destroy())
     stream.on('close', () => {
