@@ -52,19 +52,27 @@ const utMetadataMessage = (info: Uint8Array) =>
       .map((piece) => ext(UT_METADATA_ID, encodeBencode({ msg_type: 2, piece }))),
   )
 
-/** ut_pex messages (BEP 11): compact peers, flags, drops, any other keys. */
-const utPexMessage = fc
-  .record(
-    {
-      added: fc.uint8Array({ maxLength: 60 }),
-      'added.f': fc.uint8Array({ maxLength: 10 }),
-      added6: fc.uint8Array({ maxLength: 90 }),
-      dropped: fc.uint8Array({ maxLength: 30 }),
-      other: bencodeInputArb,
-    },
-    { requiredKeys: [] },
-  )
-  .map((d) => ext(UT_PEX_ID, encodeBencode(d)))
+/**
+ * ut_pex messages (BEP 11): compact peers, flags, drops, any other keys. With `loopbackOnly` the
+ * added peers are 127.0.0.1 (a live session dials them; it must not dial out of the machine).
+ */
+const utPexMessage = (loopbackOnly: boolean) =>
+  fc
+    .record(
+      {
+        added: loopbackOnly
+          ? fc
+              .array(fc.integer({ min: 1, max: 0xffff }), { maxLength: 10 })
+              .map((ports) => Buffer.concat(ports.map((p) => Uint8Array.of(127, 0, 0, 1, p >> 8, p & 0xff))))
+          : fc.uint8Array({ maxLength: 60 }),
+        'added.f': fc.uint8Array({ maxLength: 10 }),
+        added6: loopbackOnly ? fc.constant(new Uint8Array(0)) : fc.uint8Array({ maxLength: 90 }),
+        dropped: fc.uint8Array({ maxLength: 30 }),
+        other: bencodeInputArb,
+      },
+      { requiredKeys: [] },
+    )
+    .map((d) => ext(UT_PEX_ID, encodeBencode(d)))
 
 const extendedHandshake = (info: Uint8Array) =>
   fc
@@ -88,7 +96,12 @@ const extendedHandshake = (info: Uint8Array) =>
  * A peer's side of a connection to a torrent: the handshake, its extended handshake, then any mix
  * of messages (BEP 3, 6, 9, 10, 11), mutated like every other input.
  */
-export const peerSessionArb = (infoHash: Uint8Array, info: Uint8Array, maxBytes: number) =>
+export const peerSessionArb = (
+  infoHash: Uint8Array,
+  info: Uint8Array,
+  maxBytes: number,
+  loopbackOnly = false,
+) =>
   fuzzBytes(
     fc
       .tuple(
@@ -96,7 +109,7 @@ export const peerSessionArb = (infoHash: Uint8Array, info: Uint8Array, maxBytes:
         fc.array(
           fc.oneof(
             utMetadataMessage(info),
-            utPexMessage,
+            utPexMessage(loopbackOnly),
             fc.constantFrom(0, 1, 2, 3).map((id) => frame(id)),
             u32.map((n) => frame(4, Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n))),
             fc.uint8Array({ maxLength: 8 }).map((bits) => frame(5, bits)),

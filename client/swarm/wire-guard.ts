@@ -19,9 +19,19 @@ export function guardWire(wire: Wire): Wire {
   const hooks = wire as unknown as { _write: WriteHook }
   const write = hooks._write
   hooks._write = (data, cb) => {
+    let refused: unknown
     try {
       framer.push(data)
-      write.call(wire, data, cb)
+    } catch (err) {
+      // The bytes before the one that broke the framing are parsed first (the handshake, say).
+      refused = err
+      data = data.subarray(0, framer.failedAt)
+    }
+    try {
+      // Wire's own _write always calls back at once, with no error; the callback is ours to call.
+      if (data.length > 0) write.call(wire, data, () => {})
+      if (refused) throw refused
+      cb(null)
     } catch (err) {
       const error =
         err instanceof PunchswarmError

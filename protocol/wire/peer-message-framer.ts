@@ -56,13 +56,41 @@ export class PeerMessageFramer {
   private handshakeAt = 0
   private length = 0
   private lengthBytes = 0
+  private id = 0
+  /** First byte after the id (an extended message's extension id), -1 if none yet. */
+  private sub = -1
   /** Complete messages seen (keep-alives included), for tests and logs. */
   messages = 0
+  /** After `push` threw: how many bytes of that chunk came before the offending byte. */
+  failedAt = 0
 
-  /** Checks the next chunk of the stream; throws DecodeError at the first byte that breaks framing. */
+  /**
+   * `onMessage` hears each complete message's id, length and first byte after the id (for an
+   * extended message, BEP 10, its extension id; -1 when the message has none). Not keep-alives.
+   */
+  constructor(private readonly onMessage?: (id: number, length: number, sub: number) => void) {}
+
+  /**
+   * Checks the next chunk of the stream; throws DecodeError at the first byte that breaks framing
+   * (`failedAt` then says where, so the valid bytes before it can still be parsed).
+   */
   push(chunk: Uint8Array): void {
+    this.at = 0
+    try {
+      this.scan(chunk)
+    } catch (err) {
+      this.failedAt = this.at
+      throw err
+    }
+  }
+
+  /** Where in the current chunk the byte being checked is. */
+  private at = 0
+
+  private scan(chunk: Uint8Array): void {
     let i = 0
     while (i < chunk.length) {
+      this.at = i
       switch (this.state) {
         case 'handshake': {
           const b = chunk[i]!
@@ -94,6 +122,8 @@ export class PeerMessageFramer {
         }
         case 'id': {
           const id = chunk[i++]!
+          this.id = id
+          this.sub = -1
           const exact = EXACT_LENGTH.get(id)
           const min = MIN_LENGTH.get(id) ?? 1
           if ((exact !== undefined && this.length !== exact) || this.length < min) {
@@ -105,6 +135,7 @@ export class PeerMessageFramer {
           break
         }
         case 'body': {
+          if (this.need === this.length - 1) this.sub = chunk[i]!
           const take = Math.min(this.need, chunk.length - i)
           i += take
           this.need -= take
@@ -117,6 +148,7 @@ export class PeerMessageFramer {
 
   private endMessage(): void {
     this.messages++
+    this.onMessage?.(this.id, this.length, this.sub)
     this.expectLength()
   }
 

@@ -37,7 +37,11 @@ describe('PeerMessageFramer', () => {
   it('refuses a 4 GiB length prefix as soon as its fourth byte arrives', () => {
     const f = new PeerMessageFramer()
     f.push(handshake)
-    expect(codeOf(() => f.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff)))).toBe('DECODE_OVERSIZED')
+    expect(codeOf(() => f.push(Uint8Array.of(0, 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xff)))).toBe(
+      'DECODE_OVERSIZED',
+    )
+    // Where it broke: the valid "interested" before it can still be parsed.
+    expect(f.failedAt).toBe(8)
     const g = new PeerMessageFramer()
     g.push(handshake)
     const over = MAX_PEER_MESSAGE_BYTES + 1
