@@ -26,8 +26,12 @@ export interface FuzzTarget<T = unknown> {
   close?(): Promise<void>
 }
 
-/** A decode slower than this fails the property (generous: the machine may be busy). */
-export const MAX_DECODE_MS = 1000
+/**
+ * A decode slower than this fails the property: it catches hangs and super-linear work, not
+ * slowness (a shared 2-core machine at load 18 stretched 10 ms decodes to 3 s). The bench reports
+ * the measured maximum.
+ */
+export const MAX_DECODE_MS = 5000
 /** Decoded output may be this many times the input's size, plus OUTPUT_SLACK_BYTES. */
 export const OUTPUT_FACTOR = 8
 export const OUTPUT_SLACK_BYTES = 64 * 1024
