@@ -66,7 +66,10 @@ async function main(): Promise<void> {
       maxMs.toFixed(1),
       String(Math.round(peakRss / 2 ** 20)),
     ])
-    console.log(`${target.name}: ${cases} cases, ${failures} failures, ${seconds.toFixed(1)} s`)
+    // The row as soon as it is known: a long run cut short keeps what it measured.
+    console.log(
+      `${target.name}: ${cases} cases, ${failures} failures, ${seconds.toFixed(1)} s, ${rows.at(-1)!.join(' | ')}`,
+    )
   }
   console.log('')
   console.log('| decoder | cases | failures | cases/s | max decode ms | peak RSS MiB |')

@@ -111,7 +111,7 @@ export const peerSessionArb = (
             utMetadataMessage(info),
             utPexMessage(loopbackOnly),
             fc.constantFrom(0, 1, 2, 3).map((id) => frame(id)),
-            u32.map((n) => frame(4, Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n))),
+            u32.map((n) => frame(4, be32(n))),
             fc.uint8Array({ maxLength: 8 }).map((bits) => frame(5, bits)),
             fc.tuple(u32, u32, u32).map(([i, o, l]) => frame(6, ...[i, o, l].map(be32))),
             fc
