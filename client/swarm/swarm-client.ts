@@ -18,6 +18,7 @@ import { FramedWire } from './framed-wire.js'
 import type { PeerTransport } from './peer-link.js'
 import { PunchedPathWatch } from './punched-path-watch.js'
 import { TorrentSession } from './torrent-session.js'
+import { guardWire } from './wire-guard.js'
 
 export interface SwarmClientOptions {
   /** @default '0.0.0.0' */
@@ -370,7 +371,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   private wireOver(stream: Duplex): Wire {
-    const wire = new FramedWire()
+    // A peer's bytes are framed and bounded before the Wire parses them (wire-guard.ts).
+    const wire = guardWire(new FramedWire())
     this.open.add(stream)
     stream.on('error', () => wire.destroy())
     stream.on('close', () => {

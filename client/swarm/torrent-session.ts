@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import type Wire from 'bittorrent-protocol'
 import type { Logger } from 'pino'
-import utMetadata from 'ut_metadata'
 import utPex from 'ut_pex'
 import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
 import type { DatagramSocket } from '../../protocol/datagram-socket.js'
@@ -16,6 +15,7 @@ import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { TrackerAnnouncer } from '../tracker-client/tracker-announcer.js'
 import type { PeerLink, PeerTransport } from './peer-link.js'
 import { RateMeter } from './rate-meter.js'
+import { safeUtMetadata } from './wire-guard.js'
 
 /** A peer proven to have sent bad data in this many pieces is banned. */
 export const BAN_BLAME = 2
@@ -247,7 +247,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       return
     }
     this.links.set(id, link)
-    wire.use(utMetadata(this.metainfo?.infoBytes))
+    wire.use(safeUtMetadata(this.metainfo?.infoBytes))
     // BEP 27: a private torrent's peers come from its trackers only, so no peer exchange.
     if (!this.metainfo?.private) wire.use(utPex())
     wire.setKeepAlive(true)

@@ -105,6 +105,12 @@ export function decodeAnnounceQuery(query: string): AnnounceQuery {
     }
   }
   const ipRaw = one(q, 'ip')
+  let ip: string | undefined
+  try {
+    ip = ipRaw === undefined ? undefined : Buffer.from(percentDecodeBytes(ipRaw)).toString('latin1')
+  } catch {
+    throw bad('invalid ip encoding')
+  }
   return {
     infoHash,
     peerId,
@@ -116,7 +122,7 @@ export function decodeAnnounceQuery(query: string): AnnounceQuery {
     numwant: numwantRaw === undefined || numwantRaw === '' ? undefined : count(q, 'numwant', false),
     compact: one(q, 'compact') !== '0',
     noPeerId: one(q, 'no_peer_id') === '1',
-    ip: ipRaw === undefined ? undefined : Buffer.from(percentDecodeBytes(ipRaw)).toString('latin1'),
+    ip,
     key: optBytes('key'),
     trackerId: optBytes('trackerid'),
     rendezvous: one(q, 'punchswarm') === '1',

@@ -87,6 +87,21 @@ describe('announce query', () => {
     )
   })
 
+  it('refuses a badly escaped ip parameter with a TrackerError, like every other parameter', () => {
+    const base = `info_hash=${'%01'.repeat(20)}&peer_id=${'%02'.repeat(20)}&port=6881`
+    for (const ip of ['%zz', '%4', '\u00ff']) {
+      let thrown: unknown
+      try {
+        decodeAnnounceQuery(`${base}&ip=${ip}`)
+      } catch (err) {
+        thrown = err
+      }
+      expect(thrown).toBeInstanceOf(TrackerError)
+      expect((thrown as TrackerError).message).toBe('invalid ip encoding')
+    }
+    expect(decodeAnnounceQuery(`${base}&ip=10.0.0.1`).ip).toBe('10.0.0.1')
+  })
+
   it('decodes several scrape hashes and bounds their number', () => {
     const hs = [new Uint8Array(20).fill(1), new Uint8Array(20).fill(0xff)]
     expect(decodeScrapeQuery(hs.map((x) => `info_hash=${percentEncodeBytes(x)}`).join('&'), 10)).toEqual(hs)
