@@ -32,7 +32,8 @@ export interface PunchOptions {
    * whole probe interval on every punch. @default 1
    */
   lowTtlRounds?: number
-  /** After the low-TTL rounds, the first full-TTL round follows this soon. @default 5 */
+  /** After the low-TTL rounds, the first full-TTL round follows this soon: our own router has long
+   * forwarded the low-TTL probe by then. @default 1 */
   lowTtlGapMs?: number
   /** Extra sockets a symmetric side opens for birthday probing. @default 128 */
   birthdaySockets?: number
@@ -53,7 +54,7 @@ export const PUNCH_DEFAULTS: Required<PunchOptions> = {
   timeoutMs: 10_000,
   lowTtl: 2,
   lowTtlRounds: 1,
-  lowTtlGapMs: 5,
+  lowTtlGapMs: 1,
   birthdaySockets: 128,
   birthdayProbesPerRound: 24,
   birthdayMaxProbes: 4096,
