@@ -109,12 +109,13 @@ describe('swarm store caps', () => {
     expect(store.evictedPeers).toBe(25)
   })
 
-  it('stays within its swarm cap and a bounded heap under a flood of 250,000 random info hashes', async () => {
+  it('stays within its swarm cap and a bounded heap under a flood of a million random info hashes', async () => {
     const { setFlagsFromString } = await import('node:v8')
     const { runInNewContext } = await import('node:vm')
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
     const cap = 5_000
+    const FLOOD = 1_000_000
     const random = xorshiftRandom(5)
     const store = new MemorySwarmStore({ random }, { maxSwarms: cap })
     const infoHash = new Uint8Array(20)
@@ -122,7 +123,7 @@ describe('swarm store caps', () => {
     gc()
     const before = process.memoryUsage()
     let most = 0
-    for (let i = 0; i < 250_000; i++) {
+    for (let i = 0; i < FLOOD; i++) {
       random.bytes(infoHash)
       req.now = i // a millisecond apart
       store.announce(req)
@@ -133,8 +134,8 @@ describe('swarm store caps', () => {
     const grown = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)
     expect(most).toBe(cap)
     expect(store.size()).toEqual({ swarms: cap, peers: cap })
-    expect(store.evictedSwarms).toBe(250_000 - cap)
-    // 5,000 one-peer swarms; uncapped, 250,000 would hold about 100 MB (docs/benchmarks.md, Tracker flood).
+    expect(store.evictedSwarms).toBe(FLOOD - cap)
+    // 5,000 one-peer swarms; uncapped, a million would hold about 700 MB (docs/benchmarks.md, Tracker flood).
     expect(grown).toBeLessThan(cap * 2_000)
   })
 })
