@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isRoot, prerequisite } from '../helpers/require-tool.js'
 import type { Line } from './lab/child-lines.js'
 import { labCli, labStats } from './lab/lab-cli.js'
+import { seedRandomFile } from './lab/lab-process.js'
 import { startLabTrackerProcess } from './lab/lab-tracker.js'
 import { createLab, type Lab } from './lab/netns-lab.js'
 
@@ -26,27 +26,12 @@ async function seededLab(sites: string[], bytes: number, seedArgs: string[] = []
   const tracker = (await startLabTrackerProcess(l)).child
   const dir = mkdtempSync(join(tmpdir(), 'punchswarm-faults-'))
   dirs.push(dir)
-  mkdirSync(join(dir, 'data'))
-  const content = randomBytes(bytes)
-  writeFileSync(join(dir, 'data', 'payload.bin'), content)
   const announce = `http://${l.trackerIp}:6969/announce`
-  const seed = labCli(l, l.sites.get('s')!.hostNs, [
-    'seed',
-    join(dir, 'data', 'payload.bin'),
-    '--tracker',
-    announce,
-    '-p',
-    '0',
-    '--json',
-    ...seedArgs,
-  ])
-  const magnet = (await seed.out.wait((e) => e.event === 'magnet')) as unknown as { uri: string }
-  // Let the seeder announce, classify and register before a leecher asks for it.
-  await new Promise((r) => setTimeout(r, 1500))
+  const { content, magnet, seed } = await seedRandomFile(l, 's', dir, announce, bytes, seedArgs)
   const get = (site: string, timeoutS = 60) =>
     labCli(l, l.sites.get(site)!.hostNs, [
       'get',
-      magnet.uri,
+      magnet,
       '-o',
       join(dir, site),
       '--timeout',

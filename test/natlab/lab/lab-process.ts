@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI_PATH } from '../../helpers/cli-process.js'
 import { type Line, type ChildLines as Lines, lines } from './child-lines.js'
-import { labStats } from './lab-cli.js'
+import { labCli, labStats } from './lab-cli.js'
 import type { Lab } from './netns-lab.js'
 
 /** The compiled punch peer (`npm run build` first). */
@@ -84,26 +84,24 @@ export async function seedRandomFile(
   dir: string,
   announce: string,
   size: number,
-): Promise<{ content: Buffer; magnet: string }> {
+  seedArgs: string[] = [],
+): Promise<{ content: Buffer; magnet: string; seed: ReturnType<typeof labCli> }> {
   mkdirSync(join(dir, 'data'))
   const content = randomBytes(size)
   writeFileSync(join(dir, 'data', 'payload.bin'), content)
-  const seed = lines(
-    lab.spawn(lab.sites.get(site)!.hostNs, [
-      process.execPath,
-      CLI_PATH,
-      'seed',
-      join(dir, 'data', 'payload.bin'),
-      '--tracker',
-      announce,
-      '-p',
-      '0',
-      '--json',
-    ]),
-  )
-  const magnet = String((await seed.wait((l) => l.event === 'magnet')).uri)
+  const seed = labCli(lab, lab.sites.get(site)!.hostNs, [
+    'seed',
+    join(dir, 'data', 'payload.bin'),
+    '--tracker',
+    announce,
+    '-p',
+    '0',
+    '--json',
+    ...seedArgs,
+  ])
+  const magnet = String((await seed.out.wait((l) => l.event === 'magnet')).uri)
   await new Promise((r) => setTimeout(r, 1500))
-  return { content, magnet }
+  return { content, magnet, seed }
 }
 
 /** `punchswarm get <magnet> -o <dir>` at a site; resolves with its exit code and output lines. */
