@@ -5,15 +5,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodePacket } from '../../protocol/utp/utp-packet.js'
 import { isRoot, prerequisite } from '../helpers/require-tool.js'
-import {
-  lines,
-  PUNCH_PEER,
-  runGet,
-  runPair,
-  seedRandomFile,
-  startLabTracker,
-  trackerStats,
-} from './lab/lab-process.js'
+import { labStats } from './lab/lab-cli.js'
+import { lines, PUNCH_PEER, runGet, runPair, seedRandomFile, startLabTracker } from './lab/lab-process.js'
 import { createLab, type Lab, type SiteKind } from './lab/netns-lab.js'
 
 const gate = prerequisite('root (network namespaces and iptables)', isRoot())
@@ -78,8 +71,16 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       expect(readFileSync(join(dir, 'out', 'payload.bin')).equals(content)).toBe(true)
       const punched = get.out.seen.find((l) => l.event === 'punched') as unknown as { address: string }
       expect(punched.address).toBe('198.18.1.2')
-      // The tracker's stats show the swarm and the punch.
-      expect(trackerStats(lab).punches.success).toBeGreaterThanOrEqual(1)
+      // The tracker's stats show both: the seeder (registered from behind its cone NAT), the leecher's
+      // completed download, and the punch between them.
+      const stats = labStats<{
+        punches: { success: number }
+        swarms: { seeders: number; completed: number; byNatClass: Record<string, number> }[]
+      }>(lab)
+      expect(stats.punches.success).toBeGreaterThanOrEqual(1)
+      expect(stats.swarms).toHaveLength(1)
+      expect(stats.swarms[0]).toMatchObject({ seeders: 1, completed: 1 })
+      expect(stats.swarms[0]!.byNatClass.cone).toBeGreaterThanOrEqual(1)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
