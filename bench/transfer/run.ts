@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bencode from 'bencode'
 import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
-import { createLibtorrentTorrent, libtorrentCpu } from '../utp/lt-process.js'
+import { stallWatch, until } from '../bench-wait.js'
+import { createLibtorrentTorrent, timeLibtorrentDownload } from '../utp/lt-process.js'
 import type { Cpu } from '../utp/messages.js'
 import { cpuOf, type UdpCounters, udpCounters, udpDelta } from '../utp/proc.js'
 import { CliProcess } from './cli-process.js'
@@ -96,34 +97,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 function track(child: ChildProcess): void {
   live.add(child)
   child.once('exit', () => live.delete(child))
-}
-
-/** Polls until `done()`, failing on `check()`'s answer or after `capMs`. */
-async function until(done: () => boolean, check: () => string | undefined, capMs: number): Promise<void> {
-  const start = performance.now()
-  while (!done()) {
-    const problem =
-      check() ?? (performance.now() - start > capMs ? `no result within ${capMs} ms` : undefined)
-    if (problem) throw new Error(problem)
-    await sleep(20)
-  }
-}
-
-/** Calls back with a reason once `bytes()` has not grown for `ms`. */
-function stallWatch(bytes: () => number, describe: () => string, ms = STALL_MS): () => string | undefined {
-  let seen = -1
-  let since = performance.now()
-  return () => {
-    const b = bytes()
-    if (b !== seen) {
-      seen = b
-      since = performance.now()
-      return undefined
-    }
-    return performance.now() - since > ms
-      ? `stalled: no new bytes for ${ms / 1000} s at ${b} of ${BYTES}; ${describe()}`
-      : undefined
-  }
 }
 
 /**
@@ -215,11 +188,14 @@ async function punchswarmRun(
     const stalled = stallWatch(
       () => l.last('progress')?.downloaded ?? 0,
       () => `leecher progress ${JSON.stringify(l.last('progress'))}; stderr ${l.stderr.trim().slice(-400)}`,
+      STALL_MS,
+      BYTES,
     )
     const stalledEarly = stallWatch(
       () => 0,
       () => 'the leecher printed no progress event',
       60_000,
+      BYTES,
     )
     const done = () => l.first('complete') !== undefined || (l.gone && l.child.exitCode === 0)
     await until(
@@ -282,37 +258,19 @@ async function libtorrentRun(
     ])
     await settle([seeder.pid, leecher.pid])
     const udpBefore = udpCounters()
-    const cpu0 = [libtorrentCpu(seeder), libtorrentCpu(leecher)]
-    const t0 = performance.now()
-    leecher.connect('127.0.0.1', seedPort)
-    const isFinished = (e: { event: string }) => e.event === 'finished'
-    let cpu1: Cpu[] | undefined
-    const downloaded = () =>
-      (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
-    const stalled = stallWatch(downloaded, () => `leecher status ${JSON.stringify(leecher.events.at(-1))}`)
-    await until(
-      () => {
-        if (leecher.timeOf(isFinished) === undefined) return false
-        cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
-        return true
-      },
-      () => {
-        const err = leecher.last((e) => e.event === 'error') ?? seeder.last((e) => e.event === 'error')
-        if (err) return `libtorrent error: ${JSON.stringify(err)}`
-        if (leecher.child.exitCode !== null || seeder.child.exitCode !== null)
-          return 'libtorrent driver exited'
-        return stalled()
-      },
-      CAP_MS,
-    )
-    const seconds = (leecher.timeOf(isFinished)! - t0) / 1000
+    const t = await timeLibtorrentDownload(seeder, leecher, {
+      seedPort,
+      bytes: BYTES,
+      stallMs: STALL_MS,
+      capMs: CAP_MS,
+    })
     const udp = udpDelta(udpBefore, udpCounters())
     // libtorrent may still hold the file open with writes pending: stop it before hashing.
     await Promise.all([seeder.stop(), leecher.stop()])
     return {
-      seconds,
-      seedCpu: total(cpu1![0]!) - total(cpu0[0]!),
-      leechCpu: total(cpu1![1]!) - total(cpu0[1]!),
+      seconds: t.seconds,
+      seedCpu: total(t.seeder),
+      leechCpu: total(t.leecher),
       udp,
       verified: await check(join(leechDir, FILE_NAME), sha256),
     }

@@ -1,4 +1,5 @@
-import { LibtorrentPeer } from '../../test/helpers/libtorrent-peer.js'
+import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import { stallWatch, until } from '../bench-wait.js'
 import type { Cpu } from './messages.js'
 import { cpuOf } from './proc.js'
 
@@ -10,4 +11,57 @@ export function libtorrentCpu(peer: LibtorrentPeer): Cpu {
 /** Makes a .torrent of `path` with libtorrent itself (no trackers: peers are connected by hand). */
 export async function createLibtorrentTorrent(path: string, out: string): Promise<void> {
   await LibtorrentPeer.create(path, out, [])
+}
+
+/** What one timed libtorrent-to-libtorrent download cost. */
+export interface LibtorrentTiming {
+  seconds: number
+  /** CPU of the seeder's and the leecher's processes over the download. */
+  seeder: Cpu
+  leecher: Cpu
+}
+
+/**
+ * Times one download between two started libtorrent drivers: connects the leecher to the seeder and
+ * waits for 'finished', failing on a driver error or exit, a stall of `stallMs`, or after `capMs`.
+ * Call once both are ready (seeding, downloading) so the clock covers the transfer only.
+ */
+export async function timeLibtorrentDownload(
+  seeder: LibtorrentPeer,
+  leecher: LibtorrentPeer,
+  o: { seedPort: number; bytes: number; stallMs: number; capMs: number },
+): Promise<LibtorrentTiming> {
+  const cpu0 = [libtorrentCpu(seeder), libtorrentCpu(leecher)] as const
+  const t0 = performance.now()
+  leecher.connect('127.0.0.1', o.seedPort)
+  const isFinished = (e: { event: string }) => e.event === 'finished'
+  let cpu1: readonly [Cpu, Cpu] | undefined
+  const downloaded = () =>
+    (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
+  const stalled = stallWatch(
+    downloaded,
+    () => `leecher status ${JSON.stringify(leecher.events.at(-1))}`,
+    o.stallMs,
+    o.bytes,
+  )
+  await until(
+    () => {
+      if (leecher.timeOf(isFinished) === undefined) return false
+      cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
+      return true
+    },
+    () => {
+      const err = leecher.last((e) => e.event === 'error') ?? seeder.last((e) => e.event === 'error')
+      if (err) return `libtorrent error: ${JSON.stringify(err)}`
+      if (leecher.child.exitCode !== null || seeder.child.exitCode !== null) return 'libtorrent driver exited'
+      return stalled()
+    },
+    o.capMs,
+  )
+  const minus = (a: Cpu, b: Cpu): Cpu => ({ user: a.user - b.user, system: a.system - b.system })
+  return {
+    seconds: (leecher.timeOf(isFinished)! - t0) / 1000,
+    seeder: minus(cpu1![0], cpu0[0]),
+    leecher: minus(cpu1![1], cpu0[1]),
+  }
 }

@@ -5,7 +5,8 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
-import { createLibtorrentTorrent, libtorrentCpu } from './lt-process.js'
+import { stallWatch, until } from '../bench-wait.js'
+import { createLibtorrentTorrent, timeLibtorrentDownload } from './lt-process.js'
 import type { Cpu, LinkStats, ParentMessage, Transport, WorkerConfig, WorkerMessage } from './messages.js'
 import { type UdpCounters, udpCounters, udpDelta } from './proc.js'
 
@@ -140,34 +141,6 @@ class WorkerHandle {
   }
 }
 
-/** Polls until `done()`, failing on `check()`'s answer or after `capMs`. */
-async function until(done: () => boolean, check: () => string | undefined, capMs: number): Promise<void> {
-  const start = performance.now()
-  while (!done()) {
-    const problem =
-      check() ?? (performance.now() - start > capMs ? `no result within ${capMs} ms` : undefined)
-    if (problem) throw new Error(problem)
-    await sleep(20)
-  }
-}
-
-/** Calls back with a reason once `bytes()` has not grown for STALL_MS. */
-function stallWatch(bytes: () => number, describe: () => string): () => string | undefined {
-  let seen = -1
-  let since = performance.now()
-  return () => {
-    const b = bytes()
-    if (b !== seen) {
-      seen = b
-      since = performance.now()
-      return undefined
-    }
-    return performance.now() - since > STALL_MS
-      ? `stalled: no new bytes for ${STALL_MS / 1000} s at ${b} of ${BYTES}; ${describe()}`
-      : undefined
-  }
-}
-
 const granted = new Map<string, string>()
 
 async function workerRun(
@@ -206,6 +179,8 @@ async function workerRun(
       () => recv.last('progress')?.bytes ?? 0,
       () =>
         `receiver stats ${JSON.stringify(recv.last('progress')?.stats)}; sender stats ${JSON.stringify(sender.last('progress')?.stats)}`,
+      STALL_MS,
+      BYTES,
     )
     await until(
       () => recv.first('result') !== undefined && sender.first('sent') !== undefined,
@@ -259,35 +234,18 @@ async function libtorrentRun(torrent: string, seedDir: string, round: number): P
       waitForStatus(leecher, (e) => e.state === 'downloading'),
     ])
     const udpBefore = udpCounters()
-    const cpu0 = [libtorrentCpu(seeder), libtorrentCpu(leecher)]
-    const t0 = performance.now()
-    leecher.connect('127.0.0.1', seedPort)
-    const isFinished = (e: { event: string }) => e.event === 'finished'
-    let cpu1: Cpu[] | undefined
-    const downloaded = () =>
-      (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
-    const stalled = stallWatch(downloaded, () => `leecher status ${JSON.stringify(leecher.events.at(-1))}`)
-    await until(
-      () => {
-        if (leecher.timeOf(isFinished) === undefined) return false
-        cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
-        return true
-      },
-      () => {
-        const err = leecher.last((e) => e.event === 'error') ?? seeder.last((e) => e.event === 'error')
-        if (err) return `libtorrent error: ${JSON.stringify(err)}`
-        if (leecher.child.exitCode !== null || seeder.child.exitCode !== null)
-          return 'libtorrent driver exited'
-        return stalled()
-      },
-      CAP_MS,
-    )
+    const t = await timeLibtorrentDownload(seeder, leecher, {
+      seedPort,
+      bytes: BYTES,
+      stallMs: STALL_MS,
+      capMs: CAP_MS,
+    })
     return {
-      seconds: (leecher.timeOf(isFinished)! - t0) / 1000,
-      sendCpu: total(cpu1![0]!) - total(cpu0[0]!),
-      recvCpu: total(cpu1![1]!) - total(cpu0[1]!),
-      sendSys: cpu1![0]!.system - cpu0[0]!.system,
-      recvSys: cpu1![1]!.system - cpu0[1]!.system,
+      seconds: t.seconds,
+      sendCpu: total(t.seeder),
+      recvCpu: total(t.leecher),
+      sendSys: t.seeder.system,
+      recvSys: t.leecher.system,
       udp: udpDelta(udpBefore, udpCounters()),
       verified: 'piece hashes',
     }
