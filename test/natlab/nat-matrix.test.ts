@@ -94,6 +94,7 @@ const RUN = only ? PAIRS.filter((p) => only.includes(`${p.requester}>${p.target}
 const scenarioOf = (site: string) => site.replace(/[12]$/, '')
 
 let lab: Lab | undefined
+const lossy = (name: string) => SITES.some((s) => s.name === name && 'loss' in s && s.loss !== undefined)
 afterAll(() => lab?.destroy())
 
 describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () => {
@@ -109,7 +110,12 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
     const queue = [...RUN]
     const worker = async () => {
       for (let p = queue.shift(); p; p = queue.shift()) {
-        const run = await runPair(lab!, announce, p.requester, p.target, BYTES)
+        let run = await runPair(lab!, announce, p.requester, p.target, BYTES)
+        // Through a lossy router a punch may, rarely, time out; a client then sends a new
+        // connect-request (the swarm's reconnect does), so the matrix allows one, and says so.
+        const timedOut = (r: typeof run) => r.done.code === 'PUNCH_TIMEOUT'
+        const retried = timedOut(run) && (lossy(p.requester) || lossy(p.target))
+        if (retried) run = await runPair(lab!, announce, p.requester, p.target, BYTES)
         const classified = (l: { seen: { event: string; natClass?: unknown }[] }) =>
           String(l.seen.find((e) => e.event === 'classified')?.natClass ?? 'unknown')
         const punched = run.requester.seen.find((e) => e.event === 'punched')
@@ -134,6 +140,7 @@ describe.skipIf(gate.skip)('NAT connectivity matrix (network namespaces)', () =>
           punchMs: typeof punched?.ms === 'number' ? punched.ms : undefined,
           firstByteMs: typeof run.done.firstByteMs === 'number' ? run.done.firstByteMs : undefined,
           ...(p.target === 'noudp' ? { note: 'target cannot register' } : {}),
+          ...(retried ? { note: 'second connect-request (the first timed out)' } : {}),
         })
       }
     }
