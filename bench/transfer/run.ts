@@ -1,26 +1,29 @@
-import { type ChildProcess, execFileSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bencode from 'bencode'
 import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import {
+  codeVersion,
+  finish,
+  libtorrentAvailable,
+  loadOf,
+  median,
+  scratchDir,
+  sleep,
+  track,
+  writePayload,
+} from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
 import { createLibtorrentTorrent, timeLibtorrentDownload } from '../utp/lt-process.js'
 import type { Cpu } from '../utp/messages.js'
 import { cpuOf, type UdpCounters, udpCounters, udpDelta } from '../utp/proc.js'
 import { CliProcess } from './cli-process.js'
+
+/** The bench's scratch directory (deleted on the way out). */
+let tmp: string | undefined
 
 /**
  * Whole-torrent transfer on loopback, one seeder and one leecher process per case: punchswarm's
@@ -67,37 +70,7 @@ interface Failure {
   failure: string
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
-}
 const total = (c: Cpu) => c.user + c.system
-
-// Everything started here is killed by PID on the way out, and the temp dir goes with it.
-const live = new Set<ChildProcess>()
-let tmp: string | undefined
-function cleanup(): void {
-  for (const c of live) {
-    try {
-      if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL')
-    } catch {}
-  }
-  live.clear()
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-  tmp = undefined
-}
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.on(sig, () => {
-    cleanup()
-    process.exit(130)
-  })
-
-function track(child: ChildProcess): void {
-  live.add(child)
-  child.once('exit', () => live.delete(child))
-}
 
 /**
  * Waits until process `pid` is idle (under 10% of a core over 250 ms), so a seeder that checks its
@@ -280,40 +253,6 @@ async function libtorrentRun(
   }
 }
 
-/**
- * The commit of the punchswarm tree whose CLI runs (three levels above dist/client/cli/main.js), and
- * whether its protocol/ or client/ had uncommitted changes.
- */
-function codeVersion(): string {
-  const root = join(dirname(CLI), '..', '..', '..')
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', ['-C', root, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim()
-    const dirty = git('status', '--porcelain', '--', 'protocol', 'client') !== ''
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in protocol/ or client/' : ''}`
-  } catch {
-    return 'unknown (not a git work tree)'
-  }
-}
-
-/** 1, 5 and 15 minute load averages: how busy the shared machine was around the run. */
-const loadOf = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
-
-function libtorrentAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import libtorrent'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Whether the CLI has `seed` and `get` (their help names them); otherwise why not. */
 function punchswarmCliProblem(): string | undefined {
   for (const sub of ['seed', 'get']) {
@@ -335,22 +274,6 @@ function punchswarmCliProblem(): string | undefined {
   return undefined
 }
 
-/** N MiB of random bytes in `path`; returns their sha256. */
-function writePayload(path: string): string {
-  const hash = createHash('sha256')
-  const fd = openSync(path, 'w')
-  try {
-    for (let i = 0; i < mib; i++) {
-      const chunk = randomBytes(MiB)
-      hash.update(chunk)
-      writeSync(fd, chunk)
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return hash.digest('hex')
-}
-
 function pieceLength(torrent: string): number {
   const t = bencode.decode(readFileSync(torrent)) as { info: { 'piece length': number } }
   return t.info['piece length']
@@ -370,11 +293,11 @@ function rowOf(name: string, r: RunResult | Failure): string {
 }
 
 async function main(): Promise<void> {
-  tmp = mkdtempSync(join(tmpdir(), 'punchswarm-transfer-bench-'))
+  tmp = scratchDir('punchswarm-transfer-bench-')
   const seedDir = join(tmp, 'seed')
   mkdirSync(seedDir)
   const file = join(seedDir, FILE_NAME)
-  const sha256 = writePayload(file)
+  const sha256 = writePayload(file, mib)
   if (!libtorrentAvailable()) {
     console.log('python3-libtorrent is not importable: the bench needs it to make the torrent; stopping')
     process.exitCode = 1
@@ -408,7 +331,7 @@ async function main(): Promise<void> {
       `torrent made by libtorrent, piece length ${pieceLength(torrent) / 1024} KiB; MB = 10^6 bytes; CPU = user + system of the whole process per MiB moved, (busy) = CPU / wall time`,
   )
   console.log(
-    `punchswarm: ${CLI} at ${codeVersion()}; node ${process.version}; load average before: ${loadOf()}`,
+    `punchswarm: ${CLI} at ${codeVersion(join(dirname(CLI), '..', '..', '..'))}; node ${process.version}; load average before: ${loadOf()}`,
   )
   if (cliProblem) console.log(`punchswarm cases skipped: ${cliProblem}`)
   const results = new Map<CaseName, (RunResult | Failure)[]>()
@@ -498,5 +421,5 @@ async function main(): Promise<void> {
 try {
   await main()
 } finally {
-  cleanup()
+  finish()
 }

@@ -1,14 +1,26 @@
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { type ChildProcess, fork } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import {
+  codeVersion,
+  finish,
+  libtorrentAvailable,
+  loadOf,
+  median,
+  scratchDir,
+  sleep,
+  track,
+  writePayload,
+} from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
 import { createLibtorrentTorrent, timeLibtorrentDownload } from './lt-process.js'
 import type { Cpu, LinkStats, ParentMessage, Transport, WorkerConfig, WorkerMessage } from './messages.js'
 import { type UdpCounters, udpCounters, udpDelta } from './proc.js'
+
+/** The bench's scratch directory (deleted on the way out). */
+let tmp: string | undefined
 
 /**
  * uTP bulk throughput on loopback: punchswarm's uTP against Node's TCP and libtorrent's uTP, one
@@ -48,37 +60,6 @@ interface RunResult {
 
 interface Failure {
   failure: string
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : Number.NaN
-}
-
-// Everything started here is killed by PID on the way out, and the temp dir goes with it.
-const live = new Set<ChildProcess>()
-let tmp: string | undefined
-function cleanup(): void {
-  for (const c of live) {
-    try {
-      if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL')
-    } catch {}
-  }
-  live.clear()
-  if (tmp) rmSync(tmp, { recursive: true, force: true })
-  tmp = undefined
-}
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.on(sig, () => {
-    cleanup()
-    process.exit(130)
-  })
-
-function track(child: ChildProcess): void {
-  live.add(child)
-  child.once('exit', () => live.delete(child))
 }
 
 async function stopChild(child: ChildProcess, politely: boolean): Promise<void> {
@@ -255,53 +236,7 @@ async function libtorrentRun(torrent: string, seedDir: string, round: number): P
   }
 }
 
-/** The commit measured, and whether protocol/ or client/ had uncommitted changes in the work tree. */
-function codeVersion(): string {
-  const root = fileURLToPath(new URL('../../../', import.meta.url))
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', ['-C', root, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim()
-    const dirty = git('status', '--porcelain', '--', 'protocol', 'client') !== ''
-    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in protocol/ or client/' : ''}`
-  } catch {
-    return 'unknown (not a git work tree)'
-  }
-}
-
-/** 1, 5 and 15 minute load averages: how busy the shared machine was around the run. */
-const loadOf = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
 const total = (c: Cpu) => c.user + c.system
-
-function libtorrentAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import libtorrent'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** N MiB of random bytes in `path`; returns their sha256. */
-function writePayload(path: string): string {
-  const hash = createHash('sha256')
-  const fd = openSync(path, 'w')
-  try {
-    for (let i = 0; i < mib; i++) {
-      const chunk = randomBytes(MiB)
-      hash.update(chunk)
-      writeSync(fd, chunk)
-    }
-  } finally {
-    closeSync(fd)
-  }
-  return hash.digest('hex')
-}
 
 const mbps = (r: RunResult) => BYTES / r.seconds / 1e6
 const msPerMiB = (cpu: number) => (cpu / mib) * 1000
@@ -318,11 +253,11 @@ function rowOf(name: string, r: RunResult | Failure): string {
 }
 
 async function main(): Promise<void> {
-  tmp = mkdtempSync(join(tmpdir(), 'punchswarm-utp-bench-'))
+  tmp = scratchDir('punchswarm-utp-bench-')
   const seedDir = join(tmp, 'seed')
   mkdirSync(seedDir)
   const file = join(seedDir, 'payload.bin')
-  const sha256 = writePayload(file)
+  const sha256 = writePayload(file, mib)
   const withLibtorrent = libtorrentAvailable()
   const torrent = join(tmp, 'payload.torrent')
   if (withLibtorrent) await createLibtorrentTorrent(file, torrent)
@@ -337,7 +272,9 @@ async function main(): Promise<void> {
   console.log(
     `uTP bulk bench: ${mib} MiB over 127.0.0.1, ${rounds} rounds, cases interleaved; MB = 10^6 bytes; CPU = user + system of the whole process per MiB moved, (busy) = CPU / wall time`,
   )
-  console.log(`code: ${codeVersion()}; load average before: ${loadOf()}`)
+  console.log(
+    `code: ${codeVersion(fileURLToPath(new URL('../../../', import.meta.url)))}; load average before: ${loadOf()}`,
+  )
   if (!withLibtorrent) console.log('python3-libtorrent not importable: the libtorrent case is skipped')
   const results = new Map<CaseName, (RunResult | Failure)[]>()
   for (let round = 1; round <= rounds; round++) {
@@ -418,5 +355,5 @@ async function main(): Promise<void> {
 try {
   await main()
 } finally {
-  cleanup()
+  finish()
 }
