@@ -4,7 +4,6 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync } from 'n
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import bencode from 'bencode'
-import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
 import {
   codeVersion,
   finish,
@@ -17,7 +16,7 @@ import {
   writePayload,
 } from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
-import { createLibtorrentTorrent, timeLibtorrentDownload } from '../utp/lt-process.js'
+import { createLibtorrentTorrent, startLibtorrentPair, timeLibtorrentDownload } from '../utp/lt-process.js'
 import type { Cpu } from '../utp/messages.js'
 import { cpuOf, type UdpCounters, udpCounters, udpDelta } from '../utp/proc.js'
 import { CliProcess } from './cli-process.js'
@@ -205,10 +204,6 @@ async function punchswarmRun(
   }
 }
 
-function waitForStatus(p: LibtorrentPeer, pred: (e: LtPeerStatus) => boolean) {
-  return p.waitFor((e) => e.event === 'status' && pred(e), 60_000)
-}
-
 async function libtorrentRun(
   transport: Transport,
   torrent: string,
@@ -218,17 +213,15 @@ async function libtorrentRun(
 ): Promise<RunResult> {
   const leechDir = join(tmp!, `leech-${label}`)
   mkdirSync(leechDir)
-  const options = { torrent, utp: transport === 'utp', tcp: transport === 'tcp', buffers: LT_BUFFERS }
-  const seeder = LibtorrentPeer.start({ ...options, save: seedDir, seed: true })
-  const leecher = LibtorrentPeer.start({ ...options, save: leechDir, seed: false })
-  track(seeder.child)
-  track(leecher.child)
+  const { seeder, leecher, seedPort } = await startLibtorrentPair({
+    torrent,
+    transport,
+    buffers: LT_BUFFERS,
+    seedDir,
+    leechDir,
+    readyMs: 60_000,
+  })
   try {
-    const seedPort = await seeder.port()
-    await Promise.all([
-      waitForStatus(seeder, (e) => e.seeding === true),
-      waitForStatus(leecher, (e) => e.state === 'downloading'),
-    ])
     await settle([seeder.pid, leecher.pid])
     const udpBefore = udpCounters()
     const t = await timeLibtorrentDownload(seeder, leecher, {

@@ -1,4 +1,5 @@
 import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import { track } from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
 import type { Cpu } from './messages.js'
 import { cpuOf } from './proc.js'
@@ -63,5 +64,42 @@ export async function timeLibtorrentDownload(
     seconds: (leecher.timeOf(isFinished)! - t0) / 1000,
     seeder: minus(cpu1![0], cpu0[0]),
     leecher: minus(cpu1![1], cpu0[1]),
+  }
+}
+
+/**
+ * Starts a libtorrent seeder and leecher (killed with the bench if it ends first) and waits until the
+ * seeder seeds and the leecher is downloading, not yet connected: ready for `timeLibtorrentDownload`.
+ */
+export async function startLibtorrentPair(o: {
+  torrent: string
+  transport: 'utp' | 'tcp'
+  buffers: number
+  seedDir: string
+  leechDir: string
+  readyMs: number
+}): Promise<{ seeder: LibtorrentPeer; leecher: LibtorrentPeer; seedPort: number }> {
+  const options = {
+    torrent: o.torrent,
+    utp: o.transport === 'utp',
+    tcp: o.transport === 'tcp',
+    buffers: o.buffers,
+  }
+  const seeder = LibtorrentPeer.start({ ...options, save: o.seedDir, seed: true })
+  const leecher = LibtorrentPeer.start({ ...options, save: o.leechDir, seed: false })
+  track(seeder.child)
+  track(leecher.child)
+  try {
+    const seedPort = await seeder.port()
+    const status = (p: LibtorrentPeer, pred: (e: LtPeerStatus) => boolean) =>
+      p.waitFor((e) => e.event === 'status' && pred(e as LtPeerStatus), o.readyMs)
+    await Promise.all([
+      status(seeder, (e) => e.seeding === true),
+      status(leecher, (e) => e.state === 'downloading'),
+    ])
+    return { seeder, leecher, seedPort }
+  } catch (err) {
+    await Promise.all([seeder.stop(), leecher.stop()])
+    throw err
   }
 }

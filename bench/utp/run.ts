@@ -2,7 +2,6 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
 import {
   codeVersion,
   finish,
@@ -15,7 +14,7 @@ import {
   writePayload,
 } from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
-import { createLibtorrentTorrent, timeLibtorrentDownload } from './lt-process.js'
+import { createLibtorrentTorrent, startLibtorrentPair, timeLibtorrentDownload } from './lt-process.js'
 import type { Cpu, LinkStats, ParentMessage, Transport, WorkerConfig, WorkerMessage } from './messages.js'
 import { type UdpCounters, udpCounters, udpDelta } from './proc.js'
 
@@ -196,24 +195,18 @@ async function workerRun(
 
 const linkDetail: { name: string; sender: LinkStats; receiver: LinkStats | undefined }[] = []
 
-function waitForStatus(p: LibtorrentPeer, pred: (e: LtPeerStatus) => boolean) {
-  return p.waitFor((e) => e.event === 'status' && pred(e), 30_000)
-}
-
 async function libtorrentRun(torrent: string, seedDir: string, round: number): Promise<RunResult> {
   const leechDir = join(tmp!, `leech-${round}`)
   mkdirSync(leechDir)
-  const options = { torrent, utp: true, tcp: false, buffers: BIG_BUFFERS }
-  const seeder = LibtorrentPeer.start({ ...options, save: seedDir, seed: true })
-  const leecher = LibtorrentPeer.start({ ...options, save: leechDir, seed: false })
-  track(seeder.child)
-  track(leecher.child)
+  const { seeder, leecher, seedPort } = await startLibtorrentPair({
+    torrent,
+    transport: 'utp',
+    buffers: BIG_BUFFERS,
+    seedDir,
+    leechDir,
+    readyMs: 30_000,
+  })
   try {
-    const seedPort = await seeder.port()
-    await Promise.all([
-      waitForStatus(seeder, (e) => e.seeding === true),
-      waitForStatus(leecher, (e) => e.state === 'downloading'),
-    ])
     const udpBefore = udpCounters()
     const t = await timeLibtorrentDownload(seeder, leecher, {
       seedPort,
