@@ -1,5 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram'
+import { lookup as dnsLookup, type LookupOptions } from 'node:dns'
 import { EventEmitter } from 'node:events'
+import { isIP } from 'node:net'
 import type { DatagramSocket, DatagramSocketEvents, UdpAddress } from '../protocol/datagram-socket.js'
 import { TransportError } from '../protocol/errors.js'
 
@@ -20,20 +22,42 @@ export interface UdpSocketOptions {
 }
 
 /**
+ * dgram resolves the address of every datagram sent (dns.lookup, answered on the next tick even for
+ * an IP literal); at uTP's packet rates that was a visible share of a sender's CPU and garbage. IP
+ * literals, which is what peers are, are answered at once; names still go to dns.lookup.
+ */
+const literalFirstLookup = ((
+  hostname: string,
+  options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+) => {
+  const family = isIP(hostname)
+  if (family !== 0) callback(null, hostname, family)
+  else dnsLookup(hostname, options as LookupOptions, callback as never)
+}) as unknown as typeof dnsLookup
+
+type MessageListener = (bytes: Uint8Array, from: UdpAddress) => void
+
+/**
  * node:dgram behind the DatagramSocket seam: the client's one shared UDP socket. Send failures are
  * reported through `error`, never thrown: a datagram network may always lose a packet.
  */
 export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements DatagramSocket {
   private closed = false
+  /**
+   * 'message' listeners, called directly: EventEmitter copies its listener array and the arguments on
+   * every emit with more than one listener, and uTP receives tens of thousands of datagrams a second.
+   * Replaced (never mutated) on change, so a listener may unsubscribe while a datagram is dispatched.
+   */
+  private messageListeners: readonly MessageListener[] = []
 
   private constructor(private readonly raw: Socket) {
     super()
+    // Node's rinfo ({ address, family: 'IPv4' | 'IPv6', port, size }) is a UdpAddress as it is, and
+    // its Buffer a Uint8Array: both are handed on without a copy.
     raw.on('message', (msg, rinfo) => {
-      this.emit('message', new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), {
-        address: rinfo.address,
-        port: rinfo.port,
-        family: rinfo.family === 'IPv6' ? 'IPv6' : 'IPv4',
-      })
+      const listeners = this.messageListeners
+      for (let i = 0; i < listeners.length; i++) listeners[i]!(msg, rinfo)
     })
     raw.on('error', (err) =>
       this.emit('error', new TransportError('TRANSPORT_SOCKET_ERROR', err.message, { cause: err })),
@@ -41,11 +65,52 @@ export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements Dat
     raw.on('close', () => this.emit('close'))
   }
 
+  override on<E extends keyof DatagramSocketEvents>(
+    event: E,
+    listener: (...args: DatagramSocketEvents[E]) => void,
+  ): this {
+    return this.addListener(event, listener)
+  }
+
+  override addListener<E extends keyof DatagramSocketEvents>(
+    event: E,
+    listener: (...args: DatagramSocketEvents[E]) => void,
+  ): this {
+    if (event !== 'message') return super.addListener(event, listener as never)
+    this.messageListeners = [...this.messageListeners, listener as MessageListener]
+    return this
+  }
+
+  override off<E extends keyof DatagramSocketEvents>(
+    event: E,
+    listener: (...args: DatagramSocketEvents[E]) => void,
+  ): this {
+    return this.removeListener(event, listener)
+  }
+
+  override removeListener<E extends keyof DatagramSocketEvents>(
+    event: E,
+    listener: (...args: DatagramSocketEvents[E]) => void,
+  ): this {
+    if (event !== 'message') return super.removeListener(event, listener as never)
+    // `once` registers a wrapper that names the original listener as `.listener`.
+    const at = this.messageListeners.findLastIndex(
+      (l) => l === listener || (l as { listener?: unknown }).listener === listener,
+    )
+    if (at >= 0) this.messageListeners = this.messageListeners.filter((_, i) => i !== at)
+    return this
+  }
+
+  override listenerCount<E extends keyof DatagramSocketEvents>(event: E): number {
+    return event === 'message' ? this.messageListeners.length : super.listenerCount(event)
+  }
+
   /** Binds a socket; rejects with TransportError if the port is taken. */
   static async open(options: UdpSocketOptions = {}): Promise<UdpSocket> {
     const type = options.type ?? 'udp4'
     const raw = createSocket({
       type,
+      lookup: literalFirstLookup,
       recvBufferSize: options.recvBufferSize ?? DEFAULT_SOCKET_BUFFER_BYTES,
       sendBufferSize: options.sendBufferSize ?? DEFAULT_SOCKET_BUFFER_BYTES,
     })

@@ -213,9 +213,10 @@ export class PieceStore {
     this.have.fill(0)
     this.verified = 0
     this.readCache.clear()
+    const missing = new Set<number>()
     for (let i = 0; i < this.pieceCount; i++) {
       throwIfAborted(opts.signal)
-      const data = await this.readSpan(i * this.layout.pieceLength, this.pieceSize(i))
+      const data = await this.readSpan(i * this.layout.pieceLength, this.pieceSize(i), missing)
       if (data) {
         if (sha1(data).equals(this.layout.pieceHashes.subarray(i * 20, i * 20 + 20))) {
           this.have[i >> 3]! |= 0x80 >> (i & 7)
@@ -291,13 +292,29 @@ export class PieceStore {
     return this.layout.files[file]!.pad ? Promise.resolve({ size: 0, mtimeUs: 0 }) : fileStamp(path)
   }
 
-  /** Reads a byte range of the torrent; undefined if any part is missing or short on disk. */
-  private async readSpan(offset: number, length: number): Promise<Uint8Array | undefined> {
+  /**
+   * Reads a byte range of the torrent; undefined if any part is missing or short on disk. Files found
+   * missing are added to `missing`, and a range touching one of those is not tried again (a recheck
+   * of a fresh download would otherwise try to open the absent files once per piece).
+   */
+  private async readSpan(
+    offset: number,
+    length: number,
+    missing?: Set<number>,
+  ): Promise<Uint8Array | undefined> {
+    const parts: { span: Span; fh: FileHandle }[] = []
+    for (const span of this.spans(offset, length)) {
+      if (span.pad) continue // zeros, as the buffer already is
+      if (missing?.has(span.file)) return undefined
+      const fh = await this.handle(span.file, false)
+      if (!fh) {
+        missing?.add(span.file)
+        return undefined
+      }
+      parts.push({ span, fh })
+    }
     const out = new Uint8Array(length)
-    for (const s of this.spans(offset, length)) {
-      if (s.pad) continue // zeros, as the buffer already is
-      const fh = await this.handle(s.file, false)
-      if (!fh) return undefined
+    for (const { span: s, fh } of parts) {
       const { bytesRead } = await this.io(s.file, 'read', () => fh.read(out, s.at, s.length, s.position))
       if (bytesRead !== s.length) return undefined
     }

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
-import { addressKey, type DatagramSocket, type UdpAddress } from '../../protocol/datagram-socket.js'
+import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import { TransportError, throwIfAborted } from '../../protocol/errors.js'
 import { classifyClientDatagram } from '../../protocol/udp-framing.js'
 import { UtpConnection } from '../../protocol/utp/utp-connection.js'
 import type { UtpConnectionHost, UtpConnectionOptions } from '../../protocol/utp/utp-connection-types.js'
 import { decodePacket, encodePacket, type UtpPacket } from '../../protocol/utp/utp-packet.js'
 import { realClock, realRandom } from '../real-clock.js'
+import { ConnectionTable } from './connection-table.js'
 import { UtpStream } from './utp-stream.js'
 
 export interface UtpEndpointOptions extends UtpConnectionOptions {
@@ -48,8 +49,9 @@ export interface UtpEndpointStats {
 
 /** One connection's shell: its timer, its place in the endpoint's maps, its sink. */
 interface ConnectionSlot {
-  key: string
-  sendKey: string
+  remote: UdpAddress
+  recvId: number
+  sendId: number
   sink: UtpSink
   /** Tears the connection down from outside (endpoint close). */
   abort: () => void
@@ -69,9 +71,9 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
   private readonly clock: Clock
   private readonly random: Random
   private readonly defer: (fn: () => void) => void
-  private readonly slots = new Map<string, ConnectionSlot>()
+  private readonly slots = new ConnectionTable<ConnectionSlot>()
   /** Same slots by the id we send with: a peer's RESET may carry either id. */
-  private readonly bySendId = new Map<string, ConnectionSlot>()
+  private readonly bySendId = new ConnectionTable<ConnectionSlot>()
   private readonly dirty = new Set<ConnectionSlot>()
   private flushScheduled = false
   private listening = false
@@ -157,7 +159,7 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
     if (this.closed) throw new TransportError('TRANSPORT_CLOSED', 'uTP endpoint is closed')
     let recvId: number
     do recvId = this.random.int(0x10000)
-    while (this.slots.has(slotKey(to, recvId)) || this.slots.has(slotKey(to, (recvId + 1) & 0xffff)))
+    while (this.slots.has(to, recvId) || this.slots.has(to, (recvId + 1) & 0xffff))
     return this.attach(to, recvId, (recvId + 1) & 0xffff, makeSink, (host) =>
       UtpConnection.connect(host, recvId, this.random.int(0x10000), this.options),
     ).connection
@@ -189,14 +191,14 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       this.onSyn(p, from)
       return
     }
-    const slot = this.slots.get(slotKey(from, p.connectionId))
+    const slot = this.slots.get(from, p.connectionId)
     if (slot) {
       slot.connection.onPacket(p)
       this.rearm(slot)
       return
     }
     if (p.type === 'reset') {
-      const bySend = this.bySendId.get(slotKey(from, p.connectionId))
+      const bySend = this.bySendId.get(from, p.connectionId)
       if (bySend) {
         bySend.connection.onPacket(p)
         this.rearm(bySend)
@@ -209,7 +211,7 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
   }
 
   private onSyn(p: UtpPacket, from: UdpAddress): void {
-    const existing = this.slots.get(slotKey(from, (p.connectionId + 1) & 0xffff))
+    const existing = this.slots.get(from, (p.connectionId + 1) & 0xffff)
     if (existing) {
       existing.connection.onPacket(p)
       this.rearm(existing)
@@ -253,8 +255,9 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       readBacklog: () => 0,
     }
     const slot: ConnectionSlot = {
-      key: slotKey(remote, recvId),
-      sendKey: slotKey(remote, sendId),
+      remote: { ...remote },
+      recvId,
+      sendId,
       sink: pending,
       abort: () => (slot.sink.onAbort ? slot.sink.onAbort() : slot.connection.destroy()),
       connection: undefined as unknown as UtpConnection,
@@ -262,9 +265,9 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       timerAt: Number.POSITIVE_INFINITY,
       closed: false,
     }
-    this.slots.set(slot.key, slot)
-    this.bySendId.set(slot.sendKey, slot)
-    const remoteCopy = { ...remote }
+    this.slots.set(slot.remote, recvId, slot)
+    this.bySendId.set(slot.remote, sendId, slot)
+    const remoteCopy = slot.remote
     slot.connection = open({
       onConnect: () => slot.sink.onConnect(),
       onData: (chunk) => slot.sink.onData(chunk),
@@ -291,8 +294,8 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
   private detach(slot: ConnectionSlot): void {
     if (slot.timer !== undefined) this.clock.clearTimer(slot.timer)
     slot.timer = undefined
-    if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key)
-    if (this.bySendId.get(slot.sendKey) === slot) this.bySendId.delete(slot.sendKey)
+    this.slots.deleteIf(slot.remote, slot.recvId, slot)
+    this.bySendId.deleteIf(slot.remote, slot.sendId, slot)
     this.dirty.delete(slot)
   }
 
@@ -348,8 +351,4 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       to,
     )
   }
-}
-
-function slotKey(a: UdpAddress, id: number): string {
-  return `${addressKey(a)}#${id}`
 }

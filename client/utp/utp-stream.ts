@@ -41,7 +41,10 @@ export class UtpStream extends Duplex {
       onAbort: () => this.destroy(),
       onConnect: () => this.emit('connect'),
       onData: (chunk) => {
-        this.batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        // Payloads from a real socket are views of Node's receive Buffer already.
+        this.batch.push(
+          chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        )
         this.batchBytes += chunk.byteLength
         if (!this.batchScheduled) {
           this.batchScheduled = true

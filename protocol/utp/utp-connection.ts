@@ -1,4 +1,5 @@
 import { ProtocolError, TransportError } from '../errors.js'
+import { ByteSlab } from './byte-slab.js'
 import { Ledbat } from './ledbat.js'
 import { RttEstimator } from './rtt-estimator.js'
 import { seqAdd, seqDiff } from './seq.js'
@@ -76,6 +77,7 @@ export class UtpConnection {
   private inflight = 0
   private readonly resendQueue: number[] = []
   private readonly sendQueue: Uint8Array[] = []
+  private readonly packetBuffers = new ByteSlab()
   private sendQueueOffset = 0
   private sendQueueBytes = 0
   private writerBlocked = false
@@ -645,7 +647,7 @@ export class UtpConnection {
   }
 
   private takeFromQueue(size: number): Uint8Array {
-    const out = new Uint8Array(UTP_HEADER_BYTES + size)
+    const out = this.packetBuffers.take(UTP_HEADER_BYTES + size)
     let o = UTP_HEADER_BYTES
     while (o < out.length) {
       const head = this.sendQueue[0]!

@@ -152,8 +152,9 @@ describe('malformed uTP packets against a live transfer', () => {
           expect(done).toBe(true)
           expect(t.received.bytes).toBe(t.total)
           expect(t.receivedDigest()).toBe(t.sentDigest())
-          // Every stray packet from a stranger that was not itself a RESET got a RESET back.
-          clock.advance(100)
+          // Every stray packet from a stranger that was not itself a RESET got a RESET back: run past
+          // the last injection (the transfer may finish before it) and the link's delay.
+          clock.advance(Math.max(...injections.map(([at]) => at)) + 100)
           expect(resetsToStranger.length).toBe(strangerSent)
           for (const b of resetsToStranger as unknown as Uint8Array[]) expect(b[0]! >> 4).toBe(3)
         },

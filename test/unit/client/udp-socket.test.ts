@@ -1,0 +1,65 @@
+import { createSocket } from 'node:dgram'
+import { afterEach, describe, expect, it } from 'vitest'
+import { UdpSocket } from '../../../client/udp-socket.js'
+import type { UdpAddress } from '../../../protocol/datagram-socket.js'
+
+describe('UdpSocket message listeners', () => {
+  const open: UdpSocket[] = []
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close()
+  })
+
+  async function pair() {
+    const s = await UdpSocket.open({ host: '127.0.0.1' })
+    open.push(s)
+    const sender = createSocket('udp4')
+    const send = (text: string) =>
+      new Promise<void>((r) => sender.send(text, s.address().port, '127.0.0.1', () => r()))
+    return { s, send, close: () => sender.close() }
+  }
+
+  it('hands each datagram to every listener, once listeners, and stops after off', async () => {
+    const { s, send, close } = await pair()
+    const seen: string[] = []
+    let from: UdpAddress | undefined
+    const first = (b: Uint8Array, f: UdpAddress) => {
+      seen.push(`first:${Buffer.from(b).toString()}`)
+      from = f
+    }
+    const onceOnly = (b: Uint8Array) => seen.push(`once:${Buffer.from(b).toString()}`)
+    // A listener that unsubscribes another while a datagram is being dispatched.
+    const remover = (b: Uint8Array) => {
+      seen.push(`remover:${Buffer.from(b).toString()}`)
+      s.off('message', first)
+    }
+    s.on('message', first)
+    s.once('message', onceOnly)
+    s.on('message', remover)
+    expect(s.listenerCount('message')).toBe(3)
+    const got = (n: number) =>
+      new Promise<void>((r) => {
+        const check = () => (seen.length >= n ? r() : setTimeout(check, 5))
+        check()
+      })
+    await send('one')
+    await got(3)
+    await send('two')
+    await got(4)
+    expect(seen).toEqual(['first:one', 'once:one', 'remover:one', 'remover:two'])
+    expect(from).toMatchObject({ address: '127.0.0.1', family: 'IPv4' })
+    expect(s.listenerCount('message')).toBe(1)
+    s.off('message', remover)
+    expect(s.listenerCount('message')).toBe(0)
+    close()
+  })
+
+  it('still sends to host names through the resolver', async () => {
+    const { s, close } = await pair()
+    const other = await UdpSocket.open({ host: '127.0.0.1' })
+    open.push(other)
+    const arrived = new Promise<string>((r) => s.on('message', (b) => r(Buffer.from(b).toString())))
+    other.send(Buffer.from('by name'), { address: 'localhost', port: s.address().port })
+    expect(await arrived).toBe('by name')
+    close()
+  })
+})
