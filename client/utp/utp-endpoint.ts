@@ -255,7 +255,10 @@ export class UtpEndpoint extends EventEmitter<UtpEndpointEvents> {
       readBacklog: () => 0,
     }
     const slot: ConnectionSlot = {
-      remote: { ...remote },
+      // A copy of the address alone (a real socket's `from` is Node's rinfo, with its `size`).
+      remote: remote.family
+        ? { address: remote.address, port: remote.port, family: remote.family }
+        : { address: remote.address, port: remote.port },
       recvId,
       sendId,
       sink: pending,
