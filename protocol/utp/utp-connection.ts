@@ -593,7 +593,7 @@ export class UtpConnection {
     // Lost packets go first: the receiver is waiting on them.
     while (this.resendQueue.length > 0) {
       const op = this.outgoing.get(this.resendQueue[0]!)
-      if (!op || !op.lost || op.sacked) {
+      if (!op?.lost || op.sacked) {
         this.resendQueue.shift()
         continue
       }
