@@ -27,6 +27,7 @@ export type TrackerErrorCode =
   | 'TRACKER_BAD_RESPONSE'
   | 'TRACKER_CONNECTION_ID_EXPIRED'
   | 'TRACKER_CAPACITY'
+  | 'TRACKER_PEER_ID_TAKEN'
 
 export type PunchErrorCode =
   | 'PUNCH_TIMEOUT'

@@ -10,6 +10,7 @@ import type { Clock, Random, TimerHandle } from '../../protocol/clock.js'
 import { addressKey, type DatagramSocket, type UdpAddress } from '../../protocol/datagram-socket.js'
 import { TrackerError, throwIfAborted } from '../../protocol/errors.js'
 import { bytesToIp } from '../../protocol/ip-address.js'
+import { announceKey } from '../../protocol/tracker/announce-key.js'
 import { classifyClientDatagram } from '../../protocol/udp-framing.js'
 import type { AnnounceRequest, AnnounceResponse } from './http-tracker-client.js'
 
@@ -342,9 +343,7 @@ function unmapped(ip: string): string {
 }
 
 /** BEP 15's key is 32 bits; the announcer's key is 8 hex digits, anything else is hashed (FNV-1a). */
+/** The HTTP form of our key (hex) and a UDP tracker's u32 name one number, as the tracker reads them. */
 function keyNumber(key: string): number {
-  if (/^[0-9a-f]{1,8}$/i.test(key)) return Number.parseInt(key, 16)
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0
-  return h
+  return announceKey(Buffer.from(key, 'latin1')) ?? 0
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { ipFamily } from '../../protocol/ip-address.js'
+import { announceKey } from '../../protocol/tracker/announce-key.js'
 import { decodeAnnounceQuery } from '../../protocol/tracker/announce-query.js'
 import { encodeCompactAnnounce, encodeDictAnnounce } from '../../protocol/tracker/announce-response.js'
 import { buildAnnounceExtension } from '../rendezvous/announce-extension.js'
@@ -31,6 +32,7 @@ export const announceRoute: FastifyPluginAsync<AnnounceRouteOptions> = async (ap
         event: a.event,
         numwant: a.event === 'stopped' ? 0 : numwant,
         now: deps.clock.now(),
+        key: announceKey(a.key),
       },
       { wantPeerIds: wantIds },
     )

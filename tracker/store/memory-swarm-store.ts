@@ -1,4 +1,5 @@
 import type { Random } from '../../protocol/clock.js'
+import { TrackerError } from '../../protocol/errors.js'
 import { ipToBytes } from '../../protocol/ip-address.js'
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerSlab } from './peer-slab.js'
 import {
@@ -108,12 +109,20 @@ export class MemorySwarmStore implements SwarmStore {
     const slab = ip.length === 16 ? swarm.v6! : swarm.v4
     let slot = slab.find(req.peerId)
     let carried = 0
+    let carriedKey: number | undefined
+    let moved = false
+    // Same address as the record holds: only then may the announce change the record's key.
+    const sameAddress = slot >= 0 && slab.hasAddress(slot, ip)
+    if (slot >= 0) checkOwner(slab, slot, req.key, sameAddress)
     if (slot < 0) {
-      // The same peer id under the other family: move it, keeping its completion mark.
+      // The same peer id under the other family: move it, keeping its completion mark and key.
       const other = slab === swarm.v4 ? swarm.v6 : swarm.v4
       const old = other ? other.find(req.peerId) : -1
       if (other && old >= 0) {
+        checkOwner(other, old, req.key, false)
         carried = other.flags(old) & FLAG_COMPLETED
+        carriedKey = other.key(old)
+        moved = true
         this.removeSlot(swarm, other, old)
       }
     }
@@ -125,12 +134,18 @@ export class MemorySwarmStore implements SwarmStore {
         if (peerCount(swarm) >= this.maxPeersPerSwarm) this.evictPeer(swarm)
         slot = slab.add(req.peerId)
         slab.setFlags(slot, carried)
+        slab.setKey(slot, moved ? carriedKey : req.key)
         this.peerTotal++
         this.natTotals[0]!++
         if (slab === swarm.v6) this.v6Total++
-      } else if (slot >= 0 && slab.flags(slot) & FLAG_SEEDER) {
-        swarm.seeders--
-        this.seederTotal--
+      } else {
+        if (slab.flags(slot) & FLAG_SEEDER) {
+          swarm.seeders--
+          this.seederTotal--
+        }
+        // From its own address a client may start (or stop) using a key; from another, an unkeyed
+        // record follows the announce as before but takes no key from it.
+        if (sameAddress) slab.setKey(slot, req.key)
       }
       if (slot >= 0) this.update(swarm, slab, slot, req, ip)
     }
@@ -402,4 +417,18 @@ export class MemorySwarmStore implements SwarmStore {
       ...(wantIds ? { peerIds: [...ids4, ...ids6] } : {}),
     }
   }
+}
+
+/**
+ * BEP 7's key guards a peer id: once a peer announced with a key, an announce of its peer id from
+ * another address must carry the same key. Without that, anyone who saw a peer id (non-compact
+ * answers list them) could move its entry to another address, or remove it with `stopped`.
+ */
+function checkOwner(slab: PeerSlab, slot: number, key: number | undefined, sameAddress: boolean): void {
+  const held = slab.key(slot)
+  if (held === undefined || held === key || sameAddress) return
+  throw new TrackerError(
+    'TRACKER_PEER_ID_TAKEN',
+    'peer id in use from another address: announce with the key it started with',
+  )
 }

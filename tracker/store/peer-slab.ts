@@ -3,19 +3,22 @@
  * index from peer id to slot. Plain objects in a Map cost well over 100 bytes a peer; this costs about
  * 50 (docs/tracker.md, Memory).
  *
- * One slab holds one address family, so IPv4 records are 32 bytes and IPv6 records 44:
+ * One slab holds one address family, so IPv4 records are 36 bytes and IPv6 records 48:
  *   0       peer id (20)
  *   20      address (4 or 16)
  *   20+A    port (u16 BE)
- *   22+A    flags (u8): bit 0 seeder, bit 1 IPv6, bit 2 completed counted, bits 3-5 NAT class
+ *   22+A    flags (u8): bit 0 seeder, bit 1 IPv6, bit 2 completed counted, bits 3-5 NAT class,
+ *           bit 6 announced with a key
  *   23+A    unused
  *   24+A    last seen, seconds (u32 LE)
+ *   28+A    the announce key (BEP 7) as a u32 (LE), when bit 6 is set
  */
 const OFF_ADDR = 20
 
 export const FLAG_SEEDER = 1
 export const FLAG_V6 = 2
 export const FLAG_COMPLETED = 4
+export const FLAG_KEYED = 64
 const NAT_SHIFT = 3
 const NAT_MASK = 0b111 << NAT_SHIFT
 
@@ -36,6 +39,7 @@ export class PeerSlab {
   private readonly offPort: number
   private readonly offFlags: number
   private readonly offSeen: number
+  private readonly offKey: number
   /** Slot + 1 per index cell, 0 = empty; linear probing; size a power of two. */
   private index: Int32Array
   private mask: number
@@ -44,10 +48,11 @@ export class PeerSlab {
     readonly addressBytes: 4 | 16,
     initialCapacity = 4,
   ) {
-    this.recordBytes = 28 + addressBytes
+    this.recordBytes = 32 + addressBytes
     this.offPort = OFF_ADDR + addressBytes
     this.offFlags = this.offPort + 2
     this.offSeen = this.offPort + 4
+    this.offKey = this.offPort + 8
     this.bytes = new Uint8Array(initialCapacity * this.recordBytes)
     const size = 8
     this.index = new Int32Array(size)
@@ -126,18 +131,34 @@ export class PeerSlab {
   }
 
   lastSeen(slot: number): number {
-    const o = slot * this.recordBytes + this.offSeen
-    const b = this.bytes
-    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+    return this.readU32(slot * this.recordBytes + this.offSeen)
   }
 
   setLastSeen(slot: number, seconds: number): void {
-    const o = slot * this.recordBytes + this.offSeen
-    const b = this.bytes
-    b[o] = seconds & 0xff
-    b[o + 1] = (seconds >>> 8) & 0xff
-    b[o + 2] = (seconds >>> 16) & 0xff
-    b[o + 3] = (seconds >>> 24) & 0xff
+    this.writeU32(slot * this.recordBytes + this.offSeen, seconds)
+  }
+
+  /** The key the peer announced with, or undefined if it sent none. */
+  key(slot: number): number | undefined {
+    if (!(this.flags(slot) & FLAG_KEYED)) return undefined
+    return this.readU32(slot * this.recordBytes + this.offKey)
+  }
+
+  setKey(slot: number, key: number | undefined): void {
+    const flags = this.flags(slot)
+    if (key === undefined) {
+      this.setFlags(slot, flags & ~FLAG_KEYED)
+      return
+    }
+    this.writeU32(slot * this.recordBytes + this.offKey, key)
+    this.setFlags(slot, flags | FLAG_KEYED)
+  }
+
+  /** Whether `slot` holds address `ip` (of this slab's length), compared in place. */
+  hasAddress(slot: number, ip: Uint8Array): boolean {
+    const off = slot * this.recordBytes + OFF_ADDR
+    for (let i = 0; i < this.addressBytes; i++) if (this.bytes[off + i] !== ip[i]) return false
+    return true
   }
 
   /** Writes the compact form (4 or 16 address bytes + port) of `slot` into `out` at `pos`. */
@@ -163,6 +184,20 @@ export class PeerSlab {
   port(slot: number): number {
     const off = slot * this.recordBytes + this.offPort
     return (this.bytes[off]! << 8) | this.bytes[off + 1]!
+  }
+
+  /** Little-endian u32 at byte `o` of the records. */
+  private readU32(o: number): number {
+    const b = this.bytes
+    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+  }
+
+  private writeU32(o: number, v: number): void {
+    const b = this.bytes
+    b[o] = v & 0xff
+    b[o + 1] = (v >>> 8) & 0xff
+    b[o + 2] = (v >>> 16) & 0xff
+    b[o + 3] = (v >>> 24) & 0xff
   }
 
   private idEquals(off: number, id: Uint8Array): boolean {

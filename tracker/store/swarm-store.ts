@@ -34,6 +34,8 @@ export interface StoreAnnounce {
   numwant: number
   /** Monotonic milliseconds. */
   now: number
+  /** The announce key (BEP 7; announce-key.ts) as a u32, if the client sent one. */
+  key?: number | undefined
 }
 
 /** Peers chosen for an announce, ready to encode. Never includes the announcing peer itself. */

@@ -2,7 +2,7 @@ import { decodeBep15Request, encodeBep15Response } from '../../protocol/bep15/be
 import { checkConnectionId, issueConnectionId } from '../../protocol/bep15/connection-id.js'
 import type { Clock } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
-import { DecodeError } from '../../protocol/errors.js'
+import { DecodeError, TrackerError } from '../../protocol/errors.js'
 import { ipFamily } from '../../protocol/ip-address.js'
 import { classifyTrackerDatagram } from '../../protocol/udp-framing.js'
 import { normaliseIp } from '../http/client-address.js'
@@ -95,17 +95,25 @@ export class UdpTrackerHandler {
     const family = ipFamily(ip)
     const wanted = req.numWant < 0 ? this.defaultNumwant : req.numWant
     const left = req.left > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(req.left)
-    const res = this.deps.store.announce({
-      infoHash: req.infoHash,
-      peerId: req.peerId,
-      ip,
-      family,
-      port: req.port,
-      left,
-      event: req.event,
-      numwant: req.event === 'stopped' ? 0 : Math.min(wanted, this.maxNumwant),
-      now,
-    })
+    let res: ReturnType<SwarmStore['announce']>
+    try {
+      res = this.deps.store.announce({
+        infoHash: req.infoHash,
+        peerId: req.peerId,
+        ip,
+        family,
+        port: req.port,
+        left,
+        event: req.event,
+        numwant: req.event === 'stopped' ? 0 : Math.min(wanted, this.maxNumwant),
+        now,
+        key: req.key,
+      })
+    } catch (err) {
+      // A refusal (a peer id held by another client's key) is the client's answer, as over HTTP.
+      if (err instanceof TrackerError) return this.error(req.transactionId, err.message)
+      throw err
+    }
     this.deps.stats.recordAnnounce()
     return encodeBep15Response({
       action: 'announce',

@@ -45,6 +45,22 @@ describe('GET /announce', () => {
     expect(Array.from(r.body.peers as Uint8Array)).toEqual([198, 18, 0, 1, 5001 >> 8, 5001 & 0xff])
   })
 
+  it("answers an announce of another peer's id from another address without its key with a failure reason", async () => {
+    const { app } = setup()
+    const owner = `${announceUrl({ infoHash: hash, peerId: id(1), port: 5001, event: 'started' })}&key=1A2B3C4D`
+    await get(app, owner, '198.18.0.1')
+    const stolen = await get(app, announceUrl({ infoHash: hash, peerId: id(1), port: 6666 }), '203.0.113.66')
+    expect(text(stolen.body['failure reason'])).toMatch(/peer id in use/)
+    const moved = await get(
+      app,
+      `${announceUrl({ infoHash: hash, peerId: id(1), port: 5002 })}&key=1a2b3c4d`,
+      '203.0.113.7',
+    )
+    expect(moved.body['failure reason']).toBeUndefined()
+    const r = await get(app, announceUrl({ infoHash: hash, peerId: id(2), compact: 1 }), '198.18.0.2')
+    expect(Array.from(r.body.peers as Uint8Array)).toEqual([203, 0, 113, 7, 5002 >> 8, 5002 & 0xff])
+  })
+
   it('answers the dictionary model with and without peer ids', async () => {
     const { app } = setup()
     await get(app, announceUrl({ infoHash: hash, peerId: id(1), port: 5001 }), '198.18.0.1')

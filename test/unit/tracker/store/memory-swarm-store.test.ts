@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MemorySwarmStore } from '../../../../tracker/store/memory-swarm-store.js'
 import type { StoreAnnounce } from '../../../../tracker/store/swarm-store.js'
+import { storeAnnounce } from '../../../helpers/store-announce.js'
 import { xorshiftRandom } from '../../../helpers/xorshift-random.js'
 
 const hash = (n: number) => new Uint8Array(20).fill(n)
@@ -11,20 +12,7 @@ const pid = (n: number) => {
   return b
 }
 
-function ann(over: Partial<StoreAnnounce>): StoreAnnounce {
-  return {
-    infoHash: hash(1),
-    peerId: pid(1),
-    ip: '198.18.0.1',
-    family: 'IPv4',
-    port: 6881,
-    left: 100,
-    event: 'none',
-    numwant: 50,
-    now: 0,
-    ...over,
-  }
-}
+const ann = (over: Partial<StoreAnnounce>): StoreAnnounce => storeAnnounce(over, pid(1))
 
 const compactPorts = (b: Uint8Array) => {
   const out: number[] = []

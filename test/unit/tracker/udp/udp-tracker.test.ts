@@ -36,9 +36,9 @@ async function setup() {
     },
   )
   cleanups.push(() => tracker.close())
-  const client = async () => {
+  const client = async (host = '127.0.0.1') => {
     const s = createSocket('udp4')
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r))
+    await new Promise<void>((r) => s.bind(0, host, r))
     cleanups.push(() => new Promise<void>((r) => s.close(() => r())))
     return s
   }
@@ -90,6 +90,18 @@ describe('UDP tracker (BEP 15) over a real socket', () => {
     expect(rb).toMatchObject({ action: 'announce', seeders: 1, leechers: 1 })
     if (rb.action !== 'announce') throw new Error()
     expect(Array.from(rb.peers)).toEqual([127, 0, 0, 1, 5001 >> 8, 5001 & 0xff])
+  })
+
+  it("answers an announce of another peer's id from another address without its key with an error", async () => {
+    const { client, ask, connect } = await setup()
+    const owner = await client()
+    await ask(owner, announce(await connect(owner), 1, 5001, { key: 0x5eed }))
+    // Linux answers on all of 127/8: a second source address on loopback.
+    const other = await client('127.0.0.2')
+    const r = await ask(other, announce(await connect(other), 1, 6666, { key: 0xbad }))
+    expect(r).toMatchObject({ action: 'error', message: expect.stringContaining('peer id in use') })
+    const same = await ask(other, announce(await connect(other), 1, 6666, { key: 0x5eed }))
+    expect(same).toMatchObject({ action: 'announce', seeders: 1 })
   })
 
   it('scrapes several info hashes at once', async () => {
