@@ -27,7 +27,12 @@ export interface UtpConnectionHost {
 export interface UtpConnectionOptions {
   /** Payload bytes per packet. 1400 keeps a packet under a 1500-byte MTU with IPv6 and tunnel headers. */
   mss?: number
-  /** Receive window, bytes: data delivered but unread plus data held for reordering. */
+  /**
+   * Receive window, bytes: data delivered but unread plus data held for reordering. It also caps what
+   * the sender may have in flight, and so how deep a queue it can build in our socket's receive
+   * buffer when we are the slower side: past what that buffer holds, a slow start's burst is dropped
+   * wholesale, more than a selective ack can describe, and only the retransmission timeout recovers.
+   */
   recvWindow?: number
   /** Unsent bytes buffered before `write` reports backpressure. */
   sendBuffer?: number
@@ -43,7 +48,9 @@ export interface UtpConnectionOptions {
 
 export const UTP_DEFAULTS = {
   mss: 1400,
-  recvWindow: 4 * 1024 * 1024,
+  // libtorrent's default peer receive buffer (max_peer_recv_buffer_size) is the same 2 MiB. At 4 MiB a
+  // loopback transfer overflowed a 4 MiB socket buffer in slow start and hit a timeout in 3 of 6 runs.
+  recvWindow: 2 * 1024 * 1024,
   sendBuffer: 512 * 1024,
   timeoutMs: 20_000,
   connectTimeoutMs: 10_000,
