@@ -101,6 +101,11 @@ export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements Dat
     return this
   }
 
+  override removeAllListeners(event?: keyof DatagramSocketEvents): this {
+    if (event === undefined || event === 'message') this.messageListeners = []
+    return event === 'message' ? this : super.removeAllListeners(event)
+  }
+
   override listenerCount<E extends keyof DatagramSocketEvents>(event: E): number {
     return event === 'message' ? this.messageListeners.length : super.listenerCount(event)
   }

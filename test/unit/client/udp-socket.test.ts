@@ -50,6 +50,11 @@ describe('UdpSocket message listeners', () => {
     expect(s.listenerCount('message')).toBe(1)
     s.off('message', remover)
     expect(s.listenerCount('message')).toBe(0)
+    s.on('message', first)
+    s.on('error', () => {})
+    s.removeAllListeners('message')
+    expect(s.listenerCount('message')).toBe(0)
+    expect(s.listenerCount('error')).toBe(1)
     close()
   })
 
