@@ -342,8 +342,7 @@ function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip
 }
 
-/** BEP 15's key is 32 bits; the announcer's key is 8 hex digits, anything else is hashed (FNV-1a). */
-/** The HTTP form of our key (hex) and a UDP tracker's u32 name one number, as the tracker reads them. */
+/** BEP 15's key is 32 bits: the announcer's key (8 hex digits) read as the tracker reads it over HTTP. */
 function keyNumber(key: string): number {
   return announceKey(Buffer.from(key, 'latin1')) ?? 0
 }

@@ -47,6 +47,12 @@ const MAX_SACK_BITS = 256
 /** A packet with this many later packets selectively acked is lost (BEP 29, as in libtorrent). */
 const SACK_LOSS_THRESHOLD = 3
 const DUP_ACK_THRESHOLD = 3
+/**
+ * Packet buffers for every connection in the process, carved from shared slabs: one slab is in use at
+ * a time, and an older one lives only while a packet in it waits for its ack (a slab per connection
+ * would keep 64 KiB for each idle one).
+ */
+const packetBuffers = new ByteSlab()
 
 /**
  * One uTP connection (BEP 29) as a pure state machine: packets come in through `onPacket`, time
@@ -77,7 +83,6 @@ export class UtpConnection {
   private inflight = 0
   private readonly resendQueue: number[] = []
   private readonly sendQueue: Uint8Array[] = []
-  private readonly packetBuffers = new ByteSlab()
   private sendQueueOffset = 0
   private sendQueueBytes = 0
   private writerBlocked = false
@@ -647,7 +652,7 @@ export class UtpConnection {
   }
 
   private takeFromQueue(size: number): Uint8Array {
-    const out = this.packetBuffers.take(UTP_HEADER_BYTES + size)
+    const out = packetBuffers.take(UTP_HEADER_BYTES + size)
     let o = UTP_HEADER_BYTES
     while (o < out.length) {
       const head = this.sendQueue[0]!

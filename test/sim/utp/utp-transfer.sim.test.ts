@@ -1,32 +1,52 @@
 import { describe, expect, it } from 'vitest'
+import type { UtpEndpointOptions } from '../../../client/utp/utp-endpoint.js'
+import type { PathOptions, UplinkOptions } from '../memory-network.js'
 import { receiveInto, simEndpoint, simWorld, startTransfer } from './utp-sim.js'
 
 const MiB = 1024 * 1024
 const A = '198.18.0.1'
 const B = '198.18.0.2'
 
-function transfer(seed: number, path: { rttMs: number; loss: number }, bytes = 10 * MiB) {
+/**
+ * A sender at A and a listening receiver at B over one link, A's uplink the bottleneck; the transfer
+ * of `bytes` is started, not run.
+ */
+function startOnPath(
+  seed: number,
+  link: PathOptions,
+  uplink: UplinkOptions,
+  bytes: number,
+  options: { client?: UtpEndpointOptions; server?: UtpEndpointOptions } = {},
+) {
   const world = simWorld(seed)
-  const { net, clock } = world
-  net.link(A, B, {
-    delayMs: path.rttMs / 2,
-    // Per-packet jitter reorders neighbours; 1% of packets are held back a quarter RTT besides.
-    jitterMs: 1,
-    loss: path.loss,
-    duplicate: 0.01,
-    reorder: 0.01,
-    reorderDelayMs: path.rttMs / 4,
-  })
-  const sa = net.bind(A, 6881)
-  const sb = net.bind(B, 6881)
-  // A home uplink: 4 MB/s with a 256 KB queue, so the sender cannot flood the simulation.
-  net.uplink(A, { rateBytesPerSec: 4_000_000, queueBytes: 256_000 })
-  const client = simEndpoint(world, sa)
-  const server = simEndpoint(world, sb)
-  const receivers = receiveInto(world, server)
-  const t = startTransfer(world, client, sb.address(), receivers, bytes)
-  const done = clock.runUntil(() => t.finished || t.error !== undefined, 3_600_000)
-  return { t, done, world, client, server }
+  world.net.link(A, B, link)
+  const sa = world.net.bind(A, 6881)
+  const sb = world.net.bind(B, 6881)
+  world.net.uplink(A, uplink)
+  const client = simEndpoint(world, sa, options.client)
+  const server = simEndpoint(world, sb, options.server)
+  const t = startTransfer(world, client, sb.address(), receiveInto(world, server), bytes)
+  return { world, client, t }
+}
+
+function transfer(seed: number, path: { rttMs: number; loss: number }, bytes = 10 * MiB) {
+  const { world, t } = startOnPath(
+    seed,
+    {
+      delayMs: path.rttMs / 2,
+      // Per-packet jitter reorders neighbours; 1% of packets are held back a quarter RTT besides.
+      jitterMs: 1,
+      loss: path.loss,
+      duplicate: 0.01,
+      reorder: 0.01,
+      reorderDelayMs: path.rttMs / 4,
+    },
+    // A home uplink: 4 MB/s with a 256 KB queue, so the sender cannot flood the simulation.
+    { rateBytesPerSec: 4_000_000, queueBytes: 256_000 },
+    bytes,
+  )
+  const done = world.clock.runUntil(() => t.finished || t.error !== undefined, 3_600_000)
+  return { t, done, world }
 }
 
 describe('uTP over the simulated network: 10 MiB arrives byte-exact', () => {
@@ -52,16 +72,15 @@ describe('uTP over the simulated network: 10 MiB arrives byte-exact', () => {
     // buffer is that queue, looks the same. The receive window bounds what slow start can put in
     // flight; at 4 MiB the burst overflowed the buffer, more loss than a selective ack describes.
     const run = (recvWindow?: number) => {
-      const world = simWorld(77)
-      const { net, clock } = world
-      net.link(A, B, { delayMs: 1 })
-      const sa = net.bind(A, 6881)
-      const sb = net.bind(B, 6881)
-      net.uplink(A, { rateBytesPerSec: 40_000_000, queueBytes: 2_500_000 })
-      const client = simEndpoint(world, sa, recvWindow ? { recvWindow } : {})
-      const server = simEndpoint(world, sb, recvWindow ? { recvWindow } : {})
-      const t = startTransfer(world, client, sb.address(), receiveInto(world, server), 64 * MiB)
-      expect(clock.runUntil(() => t.finished || t.error !== undefined, 600_000)).toBe(true)
+      const options = recvWindow ? { recvWindow } : {}
+      const { world, t } = startOnPath(
+        77,
+        { delayMs: 1 },
+        { rateBytesPerSec: 40_000_000, queueBytes: 2_500_000 },
+        64 * MiB,
+        { client: options, server: options },
+      )
+      expect(world.clock.runUntil(() => t.finished || t.error !== undefined, 600_000)).toBe(true)
       expect(t.receivedDigest()).toBe(t.sentDigest())
       return t.connection.stats
     }
@@ -81,16 +100,14 @@ describe('uTP over the simulated network: 10 MiB arrives byte-exact', () => {
   })
 
   it('reports a peer that vanishes mid-transfer with TRANSPORT_TIMEOUT within the timeout', () => {
-    const world = simWorld(5)
+    const { world, client, t } = startOnPath(
+      5,
+      { delayMs: 25 },
+      { rateBytesPerSec: 1_000_000, queueBytes: 100_000 },
+      100 * MiB,
+      { client: { timeoutMs: 20_000 } },
+    )
     const { net, clock } = world
-    net.link(A, B, { delayMs: 25 })
-    const sa = net.bind(A, 6881)
-    const sb = net.bind(B, 6881)
-    net.uplink(A, { rateBytesPerSec: 1_000_000, queueBytes: 100_000 })
-    const client = simEndpoint(world, sa, { timeoutMs: 20_000 })
-    const server = simEndpoint(world, sb)
-    const receivers = receiveInto(world, server)
-    const t = startTransfer(world, client, sb.address(), receivers, 100 * MiB)
     clock.advance(3000)
     expect(t.received.bytes).toBeGreaterThan(0)
     // The peer's machine disappears: nothing it would send arrives any more.
