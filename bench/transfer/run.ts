@@ -16,7 +16,13 @@ import {
   writePayload,
 } from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
-import { createLibtorrentTorrent, startLibtorrentPair, timeLibtorrentDownload } from '../utp/lt-process.js'
+import {
+  createLibtorrentTorrent,
+  type LateSpan,
+  minusCpu,
+  startLibtorrentPair,
+  timeLibtorrentDownload,
+} from '../utp/lt-process.js'
 import type { Cpu } from '../utp/messages.js'
 import { cpuOf, type UdpCounters, udpCounters, udpDelta } from '../utp/proc.js'
 import { CliProcess } from './cli-process.js'
@@ -63,6 +69,8 @@ interface RunResult {
   startup?: { seconds: number; cpu: number }
   /** The leecher's own `complete.seconds` (punchswarm). */
   selfReported?: number
+  /** After the first quarter of the bytes (start-up, slow start and most JIT compilation behind). */
+  late?: LateSpan
 }
 
 interface Failure {
@@ -129,6 +137,7 @@ async function punchswarmRun(
     const udpBefore = udpCounters()
     const seedCpu0 = cpuOf(seeder.pid)
     let seedCpu1: Cpu | undefined
+    let mark: { at: number; bytes: number; seeder: Cpu; leecher: Cpu } | undefined
     const t0 = performance.now()
     const l = new CliProcess(
       CLI,
@@ -149,6 +158,10 @@ async function punchswarmRun(
       tmp!,
       (ev) => {
         if (ev.e.event === 'complete') seedCpu1 ??= seeder.sampleCpu()
+        else if (!mark && ev.e.event === 'progress' && ev.e.downloaded >= BYTES / 4 && ev.cpu) {
+          const seedCpu = seeder.sampleCpu()
+          if (seedCpu) mark = { at: ev.at, bytes: ev.e.downloaded, seeder: seedCpu, leecher: ev.cpu }
+        }
       },
     )
     leecher = l
@@ -188,15 +201,26 @@ async function punchswarmRun(
     if (seen.size && (seen.size > 1 || !seen.has(transport)))
       verified += `; peer transports seen: ${[...seen].join(', ')}`
     const first = l.first('listening')
+    const seedEnd = seedCpu1 ?? seeder.sampleCpu()!
     return {
       seconds: (end - t0) / 1000,
-      seedCpu: total(seedCpu1 ?? seeder.sampleCpu()!) - total(seedCpu0),
+      seedCpu: total(seedEnd) - total(seedCpu0),
       leechCpu: leechCpu ? total(leechCpu) : Number.NaN,
       udp,
       verified,
       ...(first?.cpu ? { startup: { seconds: (first.at - t0) / 1000, cpu: total(first.cpu) } } : {}),
       ...(complete ? { selfReported: complete.e.seconds } : {}),
       ...(complete?.mainCpu ? { leechMainCpu: total(complete.mainCpu) } : {}),
+      ...(mark && complete?.cpu
+        ? {
+            late: {
+              seconds: (complete.at - mark.at) / 1000,
+              bytes: BYTES - Math.min(mark.bytes, BYTES),
+              seeder: minusCpu(seedEnd, mark.seeder),
+              leecher: minusCpu(complete.cpu, mark.leecher),
+            },
+          }
+        : {}),
     }
   } finally {
     await Promise.all([seeder.stop(), leecher?.stop()])
@@ -239,6 +263,7 @@ async function libtorrentRun(
       leechCpu: total(t.leecher),
       udp,
       verified: await check(join(leechDir, FILE_NAME), sha256),
+      ...(t.late ? { late: t.late } : {}),
     }
   } finally {
     await Promise.all([seeder.stop(), leecher.stop()])
@@ -405,6 +430,28 @@ async function main(): Promise<void> {
     )
   }
   for (const t of targets) console.log(`target: ${t}`)
+
+  // Not a target: where the whole-transfer figure goes, fixed costs (start, slow start, JIT) or per byte.
+  console.log(
+    `\nafter the first quarter (from the first progress report at or past 25% of the bytes to the end), medians`,
+  )
+  console.log('| case | MB/s | seeder CPU ms/MiB | leecher CPU ms/MiB |\n| --- | --- | --- | --- |')
+  const lateMedian = new Map<CaseName, number>()
+  for (const [name] of cases) {
+    const ls = ok(name).flatMap((r) => (r.late && r.late.seconds > 0 ? [r.late] : []))
+    if (ls.length === 0) continue
+    const perMiB = (c: Cpu, l: LateSpan) => (total(c) / (l.bytes / MiB)) * 1000
+    const m = median(ls.map((l) => l.bytes / l.seconds / 1e6))
+    lateMedian.set(name, m)
+    console.log(
+      `| ${name} | ${m.toFixed(1)} | ${median(ls.map((l) => perMiB(l.seeder, l))).toFixed(2)} | ${median(ls.map((l) => perMiB(l.leecher, l))).toFixed(2)} |`,
+    )
+  }
+  for (const t of ['TCP', 'uTP'] as const) {
+    const x = lateMedian.get(`punchswarm ${t}`)
+    const y = lateMedian.get(`libtorrent ${t}`)
+    if (x && y) console.log(`${t} after the first quarter: ${(x / y).toFixed(2)}x`)
+  }
 
   for (const name of ['punchswarm TCP', 'punchswarm uTP'] as const) {
     const rs = ok(name)

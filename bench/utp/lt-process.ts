@@ -1,4 +1,4 @@
-import { LibtorrentPeer, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
+import { LibtorrentPeer, type LtEvent, type LtPeerStatus } from '../../test/helpers/libtorrent-peer.js'
 import { track } from '../bench-run.js'
 import { stallWatch, until } from '../bench-wait.js'
 import type { Cpu } from './messages.js'
@@ -20,7 +20,19 @@ export interface LibtorrentTiming {
   /** CPU of the seeder's and the leecher's processes over the download. */
   seeder: Cpu
   leecher: Cpu
+  /** The same from the first status report at or past a quarter of the bytes to the end. */
+  late?: LateSpan
 }
+
+/** The part of a transfer after its first quarter: its bytes, time and the CPU of both ends. */
+export interface LateSpan {
+  seconds: number
+  bytes: number
+  seeder: Cpu
+  leecher: Cpu
+}
+
+export const minusCpu = (a: Cpu, b: Cpu): Cpu => ({ user: a.user - b.user, system: a.system - b.system })
 
 /**
  * Times one download between two started libtorrent drivers: connects the leecher to the seeder and
@@ -37,6 +49,9 @@ export async function timeLibtorrentDownload(
   leecher.connect('127.0.0.1', o.seedPort)
   const isFinished = (e: { event: string }) => e.event === 'finished'
   let cpu1: readonly [Cpu, Cpu] | undefined
+  const quarter = (e: LtEvent) => e.event === 'status' && e.downloaded >= o.bytes / 4
+  // CPU is read on the poll after the report arrives (20 ms at most later).
+  let mark: { at: number; bytes: number; cpu: readonly [Cpu, Cpu] } | undefined
   const downloaded = () =>
     (leecher.last((e) => e.event === 'status') as LtPeerStatus | undefined)?.downloaded ?? 0
   const stalled = stallWatch(
@@ -47,7 +62,14 @@ export async function timeLibtorrentDownload(
   )
   await until(
     () => {
-      if (leecher.timeOf(isFinished) === undefined) return false
+      const finished = leecher.timeOf(isFinished) !== undefined
+      // A quarter first seen together with the end has no CPU reading of its own: no late span.
+      const i = mark || finished ? -1 : leecher.events.findIndex(quarter)
+      if (i >= 0) {
+        const bytes = (leecher.events[i] as LtPeerStatus).downloaded
+        mark = { at: leecher.times[i]!, bytes, cpu: [libtorrentCpu(seeder), libtorrentCpu(leecher)] }
+      }
+      if (!finished) return false
       cpu1 ??= [libtorrentCpu(seeder), libtorrentCpu(leecher)]
       return true
     },
@@ -59,11 +81,21 @@ export async function timeLibtorrentDownload(
     },
     o.capMs,
   )
-  const minus = (a: Cpu, b: Cpu): Cpu => ({ user: a.user - b.user, system: a.system - b.system })
+  const end = leecher.timeOf(isFinished)!
   return {
-    seconds: (leecher.timeOf(isFinished)! - t0) / 1000,
-    seeder: minus(cpu1![0], cpu0[0]),
-    leecher: minus(cpu1![1], cpu0[1]),
+    seconds: (end - t0) / 1000,
+    seeder: minusCpu(cpu1![0], cpu0[0]),
+    leecher: minusCpu(cpu1![1], cpu0[1]),
+    ...(mark
+      ? {
+          late: {
+            seconds: (end - mark.at) / 1000,
+            bytes: o.bytes - Math.min(mark.bytes, o.bytes),
+            seeder: minusCpu(cpu1![0], mark.cpu[0]),
+            leecher: minusCpu(cpu1![1], mark.cpu[1]),
+          },
+        }
+      : {}),
   }
 }
 
