@@ -17,7 +17,15 @@ declare module 'bittorrent-protocol' {
 
   /** The parts of bittorrent-protocol's Wire (a streamx Duplex) punchswarm uses. */
   class Wire extends EventEmitter {
-    constructor(type?: string, retries?: number, peEnabled?: boolean)
+    /**
+     * `type` containing 'Incoming' or 'Outgoing' picks the MSE/PE role; `peEnabled` 0 = no PE,
+     * 1 = PE preferring a plaintext payload, 2 = PE with RC4 only.
+     */
+    constructor(type?: string, peEnabled?: 0 | 1 | 2)
+    /** Responder: the info hash (hex) whose SKEY hash the initiator sent ('crypto-infohash'). */
+    setInfoHash(infoHash: string): void
+    /** Initiator: sends the first PE message for this info hash (hex). */
+    startEncryption(infoHash: string): void
     /** The Duplex's write side: bytes from the peer (client/swarm/framed-wire.ts overrides it). */
     _write(data: Uint8Array, cb: (err: Error | null) => void): void
     peerId: string | null

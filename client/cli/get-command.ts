@@ -5,16 +5,14 @@ import { parseMagnet } from '../metainfo/magnet-link.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { loadTorrent } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
-import { parsePort, parsePositiveInt } from './parse-port.js'
-import { parsePeer, swarmOutput } from './swarm-output.js'
+import { parsePositiveInt } from './parse-port.js'
+import { type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
-interface GetFlags {
+interface GetFlags extends SwarmFlags {
   output: string
   tracker?: string[]
   peer?: string[]
-  port: string
-  tcp: boolean
-  utp: boolean
   timeout?: string
   seed?: boolean
   json?: boolean
@@ -34,6 +32,11 @@ export function registerGetCommand(program: Command): void {
     .option('-p, --port <port>', 'TCP and UDP (uTP) port to listen on, 0 for any', '0')
     .option('--no-tcp', 'do not use TCP')
     .option('--no-utp', 'do not use uTP')
+    .option(
+      '--encryption <mode>',
+      'MSE/PE: allow (accept encrypted peers) or require (encrypted only)',
+      'allow',
+    )
     .option('--timeout <seconds>', 'fail if no peer has connected by then')
     .option('--seed', 'keep seeding after the download completes, until stopped')
     .option('--json', 'print one JSON event per line')
@@ -61,7 +64,7 @@ export function registerGetCommand(program: Command): void {
         trackers = [...metainfo.announce, ...trackers]
       }
       const started = performance.now()
-      const client = await SwarmClient.open({ port: parsePort(flags.port), tcp: flags.tcp, utp: flags.utp })
+      const client = await SwarmClient.open(swarmClientOptions(flags))
       out.event('listening', { port: client.port })
       const session = await client.add({
         infoHash,
@@ -70,9 +73,7 @@ export function registerGetCommand(program: Command): void {
         trackers,
       })
       client.on('punched', (p) => out.event('punched', p))
-      session.on('peer', (l) =>
-        out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
-      )
+      session.on('peer', (l) => out.event('peer', peerFields(l)))
       session.on('metadata', (m) =>
         out.event('metadata', { name: m.name, pieces: m.layout.pieceCount, length: m.layout.length }),
       )

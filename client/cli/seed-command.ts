@@ -7,16 +7,13 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { createTorrent } from '../metainfo/torrent-creator.js'
 import { loadTorrent, parseTorrentBytes } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
-import { parsePort } from './parse-port.js'
-import { parsePeer, swarmOutput } from './swarm-output.js'
+import { type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
-interface SeedFlags {
+interface SeedFlags extends SwarmFlags {
   tracker?: string[]
   peer?: string[]
-  port: string
   dir?: string
-  tcp: boolean
-  utp: boolean
   json?: boolean
   maxUploadRate?: string
 }
@@ -35,6 +32,11 @@ export function registerSeedCommand(program: Command): void {
     .option('--dir <dir>', 'for a .torrent: the directory holding its data (default: the current one)')
     .option('--no-tcp', 'do not use TCP')
     .option('--no-utp', 'do not use uTP')
+    .option(
+      '--encryption <mode>',
+      'MSE/PE: allow (accept encrypted peers) or require (encrypted only)',
+      'allow',
+    )
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--json', 'print one JSON event per line')
     .action(async (path: string, flags: SeedFlags) => {
@@ -59,7 +61,7 @@ export function registerSeedCommand(program: Command): void {
         metainfo = parseTorrentBytes(await createTorrent(path, { trackers }))
         dir = dirname(resolve(path))
       }
-      const client = await SwarmClient.open({ port: parsePort(flags.port), tcp: flags.tcp, utp: flags.utp })
+      const client = await SwarmClient.open(swarmClientOptions(flags))
       const session = await client.add({
         infoHash: metainfo.infoHash,
         metainfo,
@@ -78,9 +80,7 @@ export function registerSeedCommand(program: Command): void {
       out.line(`seeding ${metainfo.name} (${metainfo.infoHashHex}) on port ${client.port}`)
       out.line(magnet)
       client.on('punched', (p) => out.event('punched', p))
-      session.on('peer', (l) =>
-        out.event('peer', { address: l.id, transport: l.transport, direction: l.direction }),
-      )
+      session.on('peer', (l) => out.event('peer', peerFields(l)))
       for (const p of peers) session.addPeer(p.address, p.port)
       const stopTracking = out.track(session, 'seeding')
       try {

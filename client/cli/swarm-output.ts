@@ -1,4 +1,6 @@
 import { SingleBar } from 'cli-progress'
+import { wireEncryption } from '../swarm/peer-encryption.js'
+import type { PeerLink } from '../swarm/peer-link.js'
 import type { TorrentSession } from '../swarm/torrent-session.js'
 
 /** How `seed` and `get` report: JSON lines for scripts, a progress bar on a terminal, else quiet lines. */
@@ -59,4 +61,9 @@ export function parsePeer(text: string): { address: string; port: number } {
     throw new Error(`--peer must be host:port, got '${text}'`)
   }
   return { address: m[1]!, port: Number(m[2]) }
+}
+
+/** The `peer` event's fields for a connected peer. */
+export function peerFields(l: PeerLink): Record<string, unknown> {
+  return { address: l.id, transport: l.transport, direction: l.direction, encryption: wireEncryption(l.wire) }
 }

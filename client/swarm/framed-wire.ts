@@ -1,4 +1,5 @@
 import Wire from 'bittorrent-protocol'
+import { checkPeerMessage, checkPeerMessageLength } from '../../protocol/wire/peer-message-framer.js'
 
 /** The parser state of bittorrent-protocol 5's Wire that {@link FramedWire} works with. */
 interface WireParser {
@@ -6,25 +7,40 @@ interface WireParser {
   _bufferSize: number
   _parserSize: number
   _parser: (message: Uint8Array) => void
-  _encryptor: unknown
+  _encryptor: { _isEncrypted: boolean } | null
   _cryptoSyncPattern: unknown
   _pePending: boolean
   _processBuffer(): void
 }
 
+/** The Wire's message parsers, which {@link FramedWire} checks before they run. */
+interface WireMessages {
+  _onMessageLength(buffer: Uint8Array): void
+  _onMessage(buffer: Uint8Array): void
+}
+
 type WriteCallback = (err: Error | null) => void
 
+const wireMessages = Wire.prototype as unknown as WireMessages
+
 /**
- * bittorrent-protocol's Wire with a cheaper receive path. The Wire joins whatever it holds with each
- * chunk that arrives: with a message cut at the end of every 64 KiB TCP read, that copies every byte
- * received once more, in a new 64 KiB+ buffer (garbage for the collector). Here a message cut in two
- * is completed from the next chunk with just the bytes it lacks, and the rest of the chunk is parsed
- * in place. Encrypted wires (BEP 8 / MSE, unused by punchswarm) keep the original path.
+ * bittorrent-protocol's Wire with a cheaper receive path and checked messages.
+ *
+ * Receive path: the Wire joins whatever it holds with each chunk that arrives: with a message cut at
+ * the end of every 64 KiB TCP read, that copies every byte received once more, in a new 64 KiB+
+ * buffer (garbage for the collector). Here a message cut in two is completed from the next chunk with
+ * just the bytes it lacks, and the rest of the chunk is parsed in place. While an MSE/PE handshake is
+ * under way or the stream is RC4-encrypted, the original path runs (it decrypts and resynchronises).
+ *
+ * Checks: every length prefix and message is held to the same limits as the PeerMessageFramer in
+ * front of plaintext wires (wire-guard.ts), here after any decryption, so a peer that negotiated
+ * encryption gets no more room: a DecodeError is thrown before the Wire waits for an oversized body
+ * or reads a fixed-size message of another size.
  */
 export class FramedWire extends Wire {
   override _write(data: Uint8Array, cb: WriteCallback): void {
     const w = this as unknown as WireParser
-    if (w._encryptor || w._cryptoSyncPattern || w._pePending) {
+    if (negotiatingOrEncrypted(w)) {
       super._write(data, cb)
       return
     }
@@ -43,8 +59,8 @@ export class FramedWire extends Wire {
       w._buffer = []
       w._bufferSize = 0
       w._parser(message)
-      // A handler may have switched to an encrypted stream: hand the rest to the original path.
-      if (w._encryptor || w._cryptoSyncPattern || w._pePending) {
+      // A PE step may have started with that message: hand the rest to the original path.
+      if (negotiatingOrEncrypted(w)) {
         super._write(data, cb)
         return
       }
@@ -56,4 +72,18 @@ export class FramedWire extends Wire {
     w._processBuffer()
     cb(null)
   }
+
+  _onMessageLength(buffer: Uint8Array): void {
+    checkPeerMessageLength(((buffer[0]! << 24) | (buffer[1]! << 16) | (buffer[2]! << 8) | buffer[3]!) >>> 0)
+    wireMessages._onMessageLength.call(this, buffer)
+  }
+
+  _onMessage(buffer: Uint8Array): void {
+    checkPeerMessage(buffer[0]!, buffer.length)
+    wireMessages._onMessage.call(this, buffer)
+  }
+}
+
+function negotiatingOrEncrypted(w: WireParser): boolean {
+  return Boolean(w._cryptoSyncPattern) || w._pePending || w._encryptor?._isEncrypted === true
 }

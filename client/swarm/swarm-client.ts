@@ -14,11 +14,16 @@ import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
 import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { UdpSocket } from '../udp-socket.js'
 import { UtpEndpoint } from '../utp/utp-endpoint.js'
-import { FramedWire } from './framed-wire.js'
+import {
+  answerEncryption,
+  type EncryptionMode,
+  newWire,
+  startEncryption,
+  wireEncryption,
+} from './peer-encryption.js'
 import type { PeerTransport } from './peer-link.js'
 import { PunchedPathWatch } from './punched-path-watch.js'
 import { TorrentSession } from './torrent-session.js'
-import { guardWire } from './wire-guard.js'
 
 export interface SwarmClientOptions {
   /** @default '0.0.0.0' */
@@ -39,6 +44,16 @@ export interface SwarmClientOptions {
    * @default true
    */
   punch?: boolean
+  /**
+   * MSE/PE (peer-encryption.ts): 'allow' accepts encrypted and plaintext incoming connections and
+   * dials in plaintext; 'require' dials encrypted (RC4) and refuses plaintext peers. @default 'allow'
+   */
+  encryption?: EncryptionMode
+  /**
+   * An incoming connection that has not completed its handshake (an encrypted one included) by then
+   * is closed: bytes that are neither a handshake nor the start of PE would hold it open. @default 10000
+   */
+  handshakeTimeoutMs?: number
 }
 
 export interface SwarmClientDeps {
@@ -142,7 +157,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     maxUploadRate?: number
     signal?: AbortSignal
   }): Promise<TorrentSession> {
-    const session = new TorrentSession(
+    const session: TorrentSession = new TorrentSession(
       {
         infoHash: o.infoHash,
         ...(o.metainfo ? { metainfo: o.metainfo } : {}),
@@ -155,7 +170,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
       {
         clock: this.clock,
         random: this.random,
-        dial: (address, port) => this.dial(address, port),
+        dial: (address, port) => this.dial(address, port, session),
         udpSocket: this.udpSocket,
         ...(this.utp && this.options.punch !== false
           ? {
@@ -255,7 +270,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
       const stream = await endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) })
       this.firewalled.set(endpointKey(path.address), { session, peerId })
       // 4.
-      const wire = this.wireOver(stream)
+      const wire = await this.outgoingWire(stream, 'utp', session)
       this.paths.watch(stream, wire)
       stream.once('close', () => session.addPeer(path.address.address, path.address.port))
       return { wire, address: path.address }
@@ -323,7 +338,11 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
    * Opens a wire to a peer: a firewalled peer through a connect-request and a punch; others uTP first
    * (the transport of punched paths), TCP if that fails.
    */
-  private async dial(address: string, port: number): Promise<{ wire: Wire; transport: PeerTransport }> {
+  private async dial(
+    address: string,
+    port: number,
+    session: TorrentSession,
+  ): Promise<{ wire: Wire; transport: PeerTransport }> {
     const firewalled = this.firewalled.get(`${address}:${port}`)
     if (firewalled) {
       const { wire } = await this.punchTo(firewalled.session, firewalled.peerId)
@@ -338,7 +357,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
           { signal: this.clock.timeoutSignal(timeout) },
         )
         // Watched like a punched path: a plain dial to a peer behind NAT rides the hole a punch opened.
-        const wire = this.wireOver(stream)
+        const wire = await this.outgoingWire(stream, 'utp', session)
         this.paths.watch(stream, wire)
         return { wire, transport: 'utp' }
       } catch (err) {
@@ -348,7 +367,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     if (this.server) {
       try {
         const socket = await connectTcp(address, port, timeout)
-        return { wire: this.wireOver(socket), transport: 'tcp' }
+        return { wire: await this.outgoingWire(socket, 'tcp', session), transport: 'tcp' }
       } catch (err) {
         lastError = err
       }
@@ -357,11 +376,16 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   private incoming(stream: Duplex, address: string, port: number, transport: PeerTransport): void {
-    const wire = this.wireOver(stream)
+    const mode = this.options.encryption ?? 'allow'
+    const wire = this.wireOver(stream, newWire('in', transport, mode))
     if (transport === 'utp') this.paths.watch(stream, wire)
+    answerEncryption(wire, () => this.sessions.keys())
+    const deadline = this.clock.setTimer(this.options.handshakeTimeoutMs ?? 10_000, () => wire.destroy())
+    wire.once('close', () => this.clock.clearTimer(deadline))
     wire.once('handshake', (infoHash: string) => {
+      this.clock.clearTimer(deadline)
       const session = this.sessions.get(infoHash)
-      if (!session) {
+      if (!session || (mode === 'require' && wireEncryption(wire) !== 'rc4')) {
         wire.destroy()
         return
       }
@@ -370,9 +394,23 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     })
   }
 
-  private wireOver(stream: Duplex): Wire {
-    // A peer's bytes are framed and bounded before the Wire parses them (wire-guard.ts).
-    const wire = guardWire(new FramedWire())
+  /** A wire for a connection we opened; with encryption required, once PE has set up RC4. */
+  private async outgoingWire(
+    stream: Duplex,
+    transport: PeerTransport,
+    session: TorrentSession,
+  ): Promise<Wire> {
+    const mode = this.options.encryption ?? 'allow'
+    const wire = this.wireOver(stream, newWire('out', transport, mode))
+    if (mode === 'require') {
+      const infoHash = Buffer.from(session.infoHash).toString('hex')
+      await startEncryption(wire, infoHash, this.clock.timeoutSignal(this.options.dialTimeoutMs ?? 5000))
+    }
+    return wire
+  }
+
+  /** Pipes `stream` and `wire` both ways; each one's end or error ends the other. */
+  private wireOver(stream: Duplex, wire: Wire): Wire {
     this.open.add(stream)
     stream.on('error', () => wire.destroy())
     stream.on('close', () => {

@@ -5,6 +5,9 @@ import { PeerMessageFramer } from '../../protocol/wire/peer-message-framer.js'
 
 type WriteHook = (data: Uint8Array, cb: (err?: Error | null) => void) => void
 
+/** The first byte of a plaintext BEP 3 handshake (its protocol string's length). */
+const HANDSHAKE_PSTRLEN = 19
+
 /**
  * Puts a peer's inbound bytes through {@link PeerMessageFramer} before the Wire parses them, and
  * turns anything the Wire or its extensions throw while parsing (ut_metadata's `_onData` throws a
@@ -12,20 +15,29 @@ type WriteHook = (data: Uint8Array, cb: (err?: Error | null) => void) => void
  * Without it such a throw escapes from streamx's write loop (a microtask) as an uncaught exception
  * and ends the process.
  *
+ * With `mayEncrypt` (a wire that accepts MSE/PE), a stream that does not open with a plaintext
+ * handshake is an encryption handshake: the framer cannot read it and steps aside, and FramedWire
+ * applies the same checks to the messages once decrypted.
+ *
  * It wraps the Wire's streamx `_write` hook, the one place every inbound chunk passes through.
  */
-export function guardWire(wire: Wire): Wire {
-  const framer = new PeerMessageFramer()
+export function guardWire(wire: Wire, mayEncrypt = false): Wire {
+  let framer: PeerMessageFramer | undefined = new PeerMessageFramer()
+  let first = true
   const hooks = wire as unknown as { _write: WriteHook }
   const write = hooks._write
   hooks._write = (data, cb) => {
+    if (first && data.length > 0) {
+      first = false
+      if (mayEncrypt && data[0] !== HANDSHAKE_PSTRLEN) framer = undefined
+    }
     let refused: unknown
     try {
-      framer.push(data)
+      framer?.push(data)
     } catch (err) {
       // The bytes before the one that broke the framing are parsed first (the handshake, say).
       refused = err
-      data = data.subarray(0, framer.failedAt)
+      data = data.subarray(0, framer!.failedAt)
     }
     try {
       // Wire's own _write always calls back at once, with no error; the callback is ours to call.

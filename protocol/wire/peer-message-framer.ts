@@ -45,6 +45,24 @@ const MIN_LENGTH = new Map<number, number>([
   [20, 2], // extended (BEP 10): extension id, payload
 ])
 
+/** Throws DecodeError for a length prefix over {@link MAX_PEER_MESSAGE_BYTES}. */
+export function checkPeerMessageLength(length: number): void {
+  if (length > MAX_PEER_MESSAGE_BYTES) {
+    throw new DecodeError(
+      'DECODE_OVERSIZED',
+      `peer message of ${length} bytes (limit ${MAX_PEER_MESSAGE_BYTES})`,
+    )
+  }
+}
+
+/** Throws DecodeError when a message of id `id` cannot be `length` bytes long (id byte included). */
+export function checkPeerMessage(id: number, length: number): void {
+  const exact = EXACT_LENGTH.get(id)
+  if ((exact !== undefined && length !== exact) || length < (MIN_LENGTH.get(id) ?? 1)) {
+    throw new DecodeError('DECODE_BAD_VALUE', `peer message ${id} of ${length} bytes`)
+  }
+}
+
 type State = 'handshake' | 'length' | 'id' | 'body'
 
 /** One peer connection's inbound framing; `push` each chunk as it arrives. */
@@ -106,12 +124,7 @@ export class PeerMessageFramer {
         case 'length': {
           this.length = this.length * 256 + chunk[i++]!
           if (++this.lengthBytes < 4) break
-          if (this.length > MAX_PEER_MESSAGE_BYTES) {
-            throw new DecodeError(
-              'DECODE_OVERSIZED',
-              `peer message of ${this.length} bytes (limit ${MAX_PEER_MESSAGE_BYTES})`,
-            )
-          }
+          checkPeerMessageLength(this.length)
           if (this.length === 0) {
             this.messages++
             this.expectLength()
@@ -124,11 +137,7 @@ export class PeerMessageFramer {
           const id = chunk[i++]!
           this.id = id
           this.sub = -1
-          const exact = EXACT_LENGTH.get(id)
-          const min = MIN_LENGTH.get(id) ?? 1
-          if ((exact !== undefined && this.length !== exact) || this.length < min) {
-            throw new DecodeError('DECODE_BAD_VALUE', `peer message ${id} of ${this.length} bytes`)
-          }
+          checkPeerMessage(id, this.length)
           this.need = this.length - 1
           this.state = 'body'
           if (this.need === 0) this.endMessage()

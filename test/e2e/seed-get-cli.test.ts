@@ -120,6 +120,17 @@ describe('punchswarm seed and get', () => {
         'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
         '-o',
         '/tmp/x',
+        '--encryption',
+        'maybe',
+      ],
+      /--encryption must be allow or require/,
+    ],
+    [
+      [
+        'get',
+        'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
+        '-o',
+        '/tmp/x',
         '--timeout',
         '1',
       ],

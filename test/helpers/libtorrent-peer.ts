@@ -15,7 +15,8 @@ export interface LtPeerStatus {
   seeding: boolean
   downloaded: number
   uploaded: number
-  peers: { ip: string; port: number; down: number; up: number }[]
+  /** `pe`: the connection opened with an MSE/PE handshake; `rc4`: its payload is RC4-encrypted. */
+  peers: { ip: string; port: number; down: number; up: number; pe: boolean; rc4: boolean }[]
 }
 
 export type LtEvent =
@@ -39,6 +40,8 @@ export interface LtRunOptions {
   tcp?: boolean
   buffers?: number
   announce_interval?: number
+  /** MSE/PE: libtorrent's default ('enabled') or RC4 required both ways ('forced'). */
+  encryption?: 'enabled' | 'forced'
   /** Report every other alert too, as `{ event: 'alert', type, message }`. */
   verbose?: boolean
 }

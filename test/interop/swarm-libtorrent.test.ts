@@ -78,7 +78,7 @@ async function exitCode(p: CliProcess, timeoutMs: number): Promise<number | stri
 }
 
 /** A libtorrent seeder of one ~3 MiB file (torrent made by libtorrent), listening on 127.0.0.1. */
-async function libtorrentSeeder(t: Transport) {
+async function libtorrentSeeder(t: Transport, encryption?: 'forced') {
   const dir = tempDir()
   const seedDir = join(dir, 'seed')
   const outDir = join(dir, 'out')
@@ -88,11 +88,37 @@ async function libtorrentSeeder(t: Transport) {
   writeFileSync(join(seedDir, 'payload.bin'), content)
   const torrent = join(dir, 'payload.torrent')
   const infoHash = await LibtorrentPeer.create(join(seedDir, 'payload.bin'), torrent, [], 64 * 1024)
-  const seeder = lt({ torrent, save: seedDir, seed: true, ...ltOnly(t) })
+  const seeder = lt({
+    torrent,
+    save: seedDir,
+    seed: true,
+    ...ltOnly(t),
+    ...(encryption ? { encryption } : {}),
+  })
   const port = await seeder.port()
   // libtorrent turns peers away until the torrent is loaded and seeding.
   await seeder.waitFor((e) => e.event === 'status' && e.seeding)
   return { content, torrent, infoHash, port, outDir }
+}
+
+/** `punchswarm get` of a libtorrent seeder's torrent from it alone, over `t` only. */
+function getFrom(s: { torrent: string; outDir: string; port: number }, t: Transport, extra: string[] = []) {
+  const peer = `127.0.0.1:${s.port}`
+  return cli([
+    'get',
+    s.torrent,
+    '-o',
+    s.outDir,
+    '-p',
+    '0',
+    '--peer',
+    peer,
+    ...cliOnly(t),
+    ...extra,
+    '--timeout',
+    '45',
+    '--json',
+  ])
 }
 
 /** A directory tree of a few files in nested directories, ~4 MiB in all. */
@@ -136,20 +162,7 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
   for (const t of TRANSPORTS) {
     it(`get downloads a single file from a libtorrent seeder (${t} only)`, async () => {
       const s = await libtorrentSeeder(t)
-      const get = cli([
-        'get',
-        s.torrent,
-        '-o',
-        s.outDir,
-        '-p',
-        '0',
-        '--peer',
-        `127.0.0.1:${s.port}`,
-        ...cliOnly(t),
-        '--timeout',
-        '45',
-        '--json',
-      ])
+      const get = getFrom(s, t)
       expect(await exitCode(get, 75_000)).toBe(0)
       expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
       const peers = events(get).filter((e) => e.event === 'peer')
@@ -159,8 +172,15 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
     }, 90_000)
   }
 
-  for (const t of TRANSPORTS) {
-    it(`libtorrent downloads a multi-file torrent from a punchswarm seed (${t} only)`, async () => {
+  // libtorrent's default encryption setting tries an MSE/PE handshake first (punchswarm answers it and
+  // picks a plaintext payload); 'forced' refuses anything but RC4.
+  for (const [t, encryption, expected] of [
+    ['tcp', undefined, 'handshake'],
+    ['utp', undefined, 'handshake'],
+    ['tcp', 'forced', 'rc4'],
+    ['utp', 'forced', 'rc4'],
+  ] as const) {
+    it(`libtorrent${encryption ? ` forcing RC4` : ''} downloads a multi-file torrent from a punchswarm seed (${t} only)`, async () => {
       const dir = tempDir()
       const dataDir = join(dir, 'data')
       const leechDir = join(dir, 'leech')
@@ -174,14 +194,15 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       const magnet = JSON.parse(await seed.waitForLine(/"event":"magnet"/)) as { infoHash: string }
       expect(magnet.infoHash).toBe(infoHash)
 
-      const leecher = lt({ torrent, save: leechDir, ...ltOnly(t) })
+      const leecher = lt({ torrent, save: leechDir, ...ltOnly(t), ...(encryption ? { encryption } : {}) })
       await leecher.port()
       leecher.connect('127.0.0.1', port)
       await leecher.waitFor((e) => e.event === 'finished', 75_000)
       expectSameFiles(files, join(leechDir, 'tree'))
       const peers = events(seed).filter((e) => e.event === 'peer')
       expect(peers.length).toBeGreaterThan(0)
-      expect(peers.every((e) => e.transport === t)).toBe(true)
+      // Every connection opened with PE (a plaintext retry would say 'none'): libtorrent's first attempt.
+      expect(peers.every((e) => e.encryption === expected && e.transport === t)).toBe(true)
     }, 90_000)
   }
 
@@ -251,4 +272,16 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
     // After its next announce the leecher is counted as a second seeder.
     await expect.poll(() => tracker.store.scrape(hash).complete, { timeout: 20_000, interval: 250 }).toBe(2)
   }, 90_000)
+
+  for (const t of TRANSPORTS) {
+    it(`get --encryption require downloads from a libtorrent seeder that requires RC4 (${t} only)`, async () => {
+      const s = await libtorrentSeeder(t, 'forced')
+      const get = getFrom(s, t, ['--encryption', 'require'])
+      expect(await exitCode(get, 75_000)).toBe(0)
+      expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
+      const peers = events(get).filter((e) => e.event === 'peer')
+      expect(peers.length).toBeGreaterThan(0)
+      expect(peers.every((e) => e.encryption === 'rc4' && e.transport === t)).toBe(true)
+    }, 90_000)
+  }
 })

@@ -5,7 +5,8 @@ Usage: lt-peer.py '<json options>'
   {"action": "create", "path": ..., "out": ..., "trackers": [...], "piece_length": N}
   {"action": "run", "torrent": path | null, "magnet": uri | null, "save": dir, "seed": bool,
    "port": N, "utp": bool, "tcp": bool, "buffers": bytes | null, "announce_interval": s,
-   "verbose": bool (every other alert as {"event": "alert", "type", "message"})}
+   "verbose": bool (every other alert as {"event": "alert", "type", "message"}),
+   "encryption": "enabled" (libtorrent's default: PE tried first, plaintext allowed) | "forced" (RC4 only)}
 
 Prints one JSON object per line on stdout (events), reads JSON commands on stdin:
   {"cmd": "connect", "ip": ..., "port": ...}   connect a peer by hand
@@ -58,6 +59,10 @@ def run(o):
         "alert_mask": lt.alert.category_t.all_categories,
         "user_agent": "punchswarm-interop",
     }
+    if o.get("encryption") == "forced":
+        settings["out_enc_policy"] = int(lt.enc_policy.forced)
+        settings["in_enc_policy"] = int(lt.enc_policy.forced)
+        settings["allowed_enc_level"] = int(lt.enc_level.rc4)
     if o.get("buffers"):
         settings["recv_socket_buffer_size"] = o["buffers"]
         settings["send_socket_buffer_size"] = o["buffers"]
@@ -106,7 +111,9 @@ def run(o):
             last = now
             s = h.status()
             peers = [
-                {"ip": p.ip[0], "port": p.ip[1], "down": p.total_download, "up": p.total_upload}
+                {"ip": p.ip[0], "port": p.ip[1], "down": p.total_download, "up": p.total_upload,
+                 "rc4": bool(p.flags & lt.peer_info.rc4_encrypted),
+                 "pe": bool(p.flags & (lt.peer_info.rc4_encrypted | lt.peer_info.plaintext_encrypted))}
                 for p in h.get_peer_info()
             ]
             emit(event="status", progress=s.progress, state=str(s.state), seeding=s.is_seeding,

@@ -1,0 +1,28 @@
+import { UsageError } from '../../protocol/errors.js'
+import type { EncryptionMode } from '../swarm/peer-encryption.js'
+import type { SwarmClientOptions } from '../swarm/swarm-client.js'
+import { parsePort } from './parse-port.js'
+
+/** The network flags `seed` and `get` share. */
+export interface SwarmFlags {
+  port: string
+  tcp: boolean
+  utp: boolean
+  encryption: string
+}
+
+/** SwarmClient options from `seed`'s or `get`'s flags; a bad value is a UsageError. */
+export function swarmClientOptions(flags: SwarmFlags): SwarmClientOptions {
+  return {
+    port: parsePort(flags.port),
+    tcp: flags.tcp,
+    utp: flags.utp,
+    encryption: parseEncryption(flags.encryption),
+  }
+}
+
+/** `--encryption`: MSE/PE for the swarm client (client/swarm/peer-encryption.ts). */
+function parseEncryption(text: string): EncryptionMode {
+  if (text === 'allow' || text === 'require') return text
+  throw new UsageError('USAGE_BAD_ARGUMENT', `--encryption must be allow or require, got '${text}'`)
+}

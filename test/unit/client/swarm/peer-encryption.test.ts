@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Wire from 'bittorrent-protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
+import { parseTorrentBytes } from '../../../../client/metainfo/torrent-loader.js'
+import {
+  answerEncryption,
+  type EncryptionMode,
+  newWire,
+  wireEncryption,
+} from '../../../../client/swarm/peer-encryption.js'
+import { SwarmClient } from '../../../../client/swarm/swarm-client.js'
+import { PunchswarmError } from '../../../../protocol/errors.js'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+const INFO_HASH = randomBytes(20).toString('hex')
+const OTHER_HASH = randomBytes(20).toString('hex')
+
+interface Internals {
+  _push(bytes: Uint8Array): void
+  pipe<T>(to: T): T
+}
+
+/** A stock bittorrent-protocol initiator (2 = RC4 only, 0 = plaintext) wired to our responder. */
+function pair(initiatorPe: 0 | 2, ourHashes: string[]) {
+  const ours = newWire('in', 'tcp', 'allow')
+  answerEncryption(ours, () => ourHashes)
+  const theirs = new Wire('tcpOutgoing', initiatorPe)
+  ;(theirs as unknown as Internals).pipe(ours)
+  ;(ours as unknown as Internals).pipe(theirs)
+  const errors: unknown[] = []
+  ours.on('error', (err: unknown) => errors.push(err))
+  theirs.on('error', () => {})
+  ours.on('handshake', () => ours.handshake(INFO_HASH, randomBytes(20), { dht: false }))
+  const handshaken = new Promise<void>((resolve) => theirs.once('handshake', () => resolve()))
+  const start = async () => {
+    if (initiatorPe) {
+      const encrypted = new Promise<void>((resolve) => theirs.once('crypto-handshake', () => resolve()))
+      theirs.startEncryption(INFO_HASH)
+      await encrypted
+    }
+    theirs.handshake(INFO_HASH, randomBytes(20), { dht: false })
+    await handshaken
+  }
+  return { ours, theirs, errors, start, push: (b: Uint8Array) => (theirs as unknown as Internals)._push(b) }
+}
+
+const until = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('MSE/PE on incoming connections', () => {
+  it('an initiator requiring RC4 gets an RC4 stream, and its messages arrive intact', async () => {
+    const p = pair(2, [OTHER_HASH, INFO_HASH])
+    await p.start()
+    expect(wireEncryption(p.ours)).toBe('rc4')
+    const haves: number[] = []
+    p.ours.on('have', (i: number) => haves.push(i))
+    p.theirs.have(7)
+    p.theirs.have(1234567)
+    await until(() => haves.length === 2)
+    expect(haves).toEqual([7, 1234567])
+  })
+
+  it('an oversized length prefix inside the RC4 stream is refused before the wire waits for it', async () => {
+    const p = pair(2, [INFO_HASH])
+    await p.start()
+    p.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 7))
+    await until(() => p.ours.destroyed)
+    expect((p.errors[0] as PunchswarmError).code).toBe('DECODE_OVERSIZED')
+  })
+
+  it('a fixed-size message of the wrong size inside the RC4 stream is refused', async () => {
+    const p = pair(2, [INFO_HASH])
+    await p.start()
+    // A `have` (id 4) of 2 bytes instead of 5.
+    p.push(Uint8Array.of(0, 0, 0, 2, 4, 0))
+    await until(() => p.ours.destroyed)
+    expect(p.errors[0]).toBeInstanceOf(PunchswarmError)
+    expect((p.errors[0] as PunchswarmError).code).toBe('DECODE_BAD_VALUE')
+  })
+
+  it('an initiator asking for a torrent we do not have is closed', async () => {
+    const p = pair(2, [OTHER_HASH])
+    p.theirs.startEncryption(INFO_HASH)
+    await until(() => p.ours.destroyed)
+  })
+
+  it('a plaintext peer still gets through, and its stream is still framed', async () => {
+    const p = pair(0, [INFO_HASH])
+    await p.start()
+    expect(wireEncryption(p.ours)).toBe('none')
+    p.push(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 7))
+    await until(() => p.ours.destroyed)
+    expect((p.errors[0] as PunchswarmError).code).toBe('DECODE_OVERSIZED')
+  })
+})
+
+describe('SwarmClient encryption modes', () => {
+  async function seedAndGet(seedMode: EncryptionMode, getMode: EncryptionMode) {
+    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const content = randomBytes(300_000)
+    writeFileSync(join(dir, 'file.bin'), content)
+    const m = parseTorrentBytes(await createTorrent(join(dir, 'file.bin'), { pieceLength: 16384 }))
+    const seeder = await SwarmClient.open({ host: '127.0.0.1', punch: false, encryption: seedMode })
+    cleanups.push(() => seeder.close())
+    const seeding = await seeder.add({ infoHash: m.infoHash, metainfo: m, dir })
+    const seederPeers: string[] = []
+    seeding.on('peer', (l) => seederPeers.push(wireEncryption(l.wire)))
+    const leecher = await SwarmClient.open({ host: '127.0.0.1', punch: false, encryption: getMode })
+    cleanups.push(() => leecher.close())
+    const out = join(dir, 'out')
+    const session = await leecher.add({ infoHash: m.infoHash, metainfo: m, dir: out })
+    const peers: string[] = []
+    session.on('peer', (l) => peers.push(wireEncryption(l.wire)))
+    session.addPeer('127.0.0.1', seeder.port)
+    return { session, peers, seederPeers, content, file: join(out, 'file.bin') }
+  }
+
+  it('a leecher requiring encryption downloads over RC4 from a seeder that allows it', async () => {
+    const r = await seedAndGet('allow', 'require')
+    await until(() => r.session.complete, 20_000)
+    expect(readFileSync(r.file).equals(r.content)).toBe(true)
+    expect(r.peers.length).toBeGreaterThan(0)
+    expect(r.peers.every((e) => e === 'rc4')).toBe(true)
+    expect(r.seederPeers.every((e) => e === 'rc4')).toBe(true)
+  })
+
+  it('closes a connection that neither handshakes nor completes PE by the handshake deadline', async () => {
+    const client = await SwarmClient.open({ host: '127.0.0.1', utp: false, handshakeTimeoutMs: 400 })
+    cleanups.push(() => client.close())
+    const socket = connect(client.port, '127.0.0.1')
+    socket.on('error', () => {})
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const opened = Date.now()
+    // Not a handshake (its first byte is not 19), too short for PE's first message: it waits.
+    socket.write(randomBytes(40).fill(7, 0, 1))
+    await new Promise((resolve) => socket.once('close', resolve))
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(350)
+    expect(Date.now() - opened).toBeLessThan(3000)
+  })
+
+  it('a seeder requiring encryption turns a plaintext leecher away', async () => {
+    const r = await seedAndGet('require', 'allow')
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(r.session.complete).toBe(false)
+    expect(r.seederPeers).toEqual([])
+  })
+})
