@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { createTorrent } from '../metainfo/torrent-creator.js'
 import { loadTorrent, parseTorrentBytes } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
-import { type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import { parseRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
 import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
 interface SeedFlags extends SwarmFlags {
@@ -67,7 +67,9 @@ export function registerSeedCommand(program: Command): void {
         metainfo,
         dir,
         trackers: trackers.length > 0 ? trackers : metainfo.announce,
-        ...(flags.maxUploadRate !== undefined ? { maxUploadRate: parseRate(flags.maxUploadRate) } : {}),
+        ...(flags.maxUploadRate !== undefined
+          ? { maxUploadRate: parseRate(flags.maxUploadRate, 'max-upload-rate') }
+          : {}),
       })
       if (!session.complete) {
         await client.close()
@@ -96,14 +98,4 @@ export function registerSeedCommand(program: Command): void {
         await client.close()
       }
     })
-}
-
-/** `500000`, `500k`, `2m` bytes per second. */
-function parseRate(text: string): number {
-  const m = /^(\d+)(k|m)?$/i.exec(text.trim())
-  if (!m?.[1] || Number(m[1]) === 0) {
-    throw new UsageError('USAGE_BAD_ARGUMENT', `--max-upload-rate must be bytes per second, got '${text}'`)
-  }
-  const unit = (m[2] ?? '').toLowerCase()
-  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1)
 }

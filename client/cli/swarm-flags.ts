@@ -26,3 +26,13 @@ function parseEncryption(text: string): EncryptionMode {
   if (text === 'allow' || text === 'require') return text
   throw new UsageError('USAGE_BAD_ARGUMENT', `--encryption must be allow or require, got '${text}'`)
 }
+
+/** `500000`, `500k`, `2m` bytes per second, for `--FLAG`. */
+export function parseRate(text: string, flag: string): number {
+  const m = /^(\d+)(k|m)?$/i.exec(text.trim())
+  if (!m?.[1] || Number(m[1]) === 0) {
+    throw new UsageError('USAGE_BAD_ARGUMENT', `--${flag} must be bytes per second, got '${text}'`)
+  }
+  const unit = (m[2] ?? '').toLowerCase()
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1)
+}

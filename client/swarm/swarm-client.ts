@@ -155,6 +155,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     dir: string
     trackers?: string[][]
     maxUploadRate?: number
+    maxDownloadRate?: number
     signal?: AbortSignal
   }): Promise<TorrentSession> {
     const session: TorrentSession = new TorrentSession(
@@ -166,6 +167,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         peerId: this.peerId,
         port: this.port,
         ...(o.maxUploadRate ? { maxUploadRate: o.maxUploadRate } : {}),
+        ...(o.maxDownloadRate ? { maxDownloadRate: o.maxDownloadRate } : {}),
       },
       {
         clock: this.clock,

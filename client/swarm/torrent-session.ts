@@ -8,6 +8,7 @@ import type { DatagramSocket } from '../../protocol/datagram-socket.js'
 import { ProtocolError, type PunchswarmError } from '../../protocol/errors.js'
 import { Choker } from '../../protocol/swarm/choker.js'
 import { BLOCK_BYTES, type BlockRequest, PiecePicker } from '../../protocol/swarm/piece-picker.js'
+import { RequestBudget } from '../../protocol/swarm/request-budget.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { metainfoFromInfoDict } from '../metainfo/torrent-loader.js'
 import { PieceStore } from '../storage/piece-store.js'
@@ -40,6 +41,8 @@ export interface TorrentSessionOptions {
   maxPeers?: number
   /** Upload cap, bytes per second (unlimited when unset). */
   maxUploadRate?: number
+  /** Download cap, bytes per second (unlimited when unset): requests are paced to it. */
+  maxDownloadRate?: number
 }
 
 export interface TorrentSessionDeps {
@@ -103,6 +106,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private readonly bannedPeerIds = new Set<string>()
   /** With an upload cap: when the uplink is free again (each block books its share of time). */
   private uploadFreeAt = 0
+  /** With a download cap: what may be requested now, and a timer to ask again when it allows more. */
+  private readonly requestBudget: RequestBudget | undefined
+  private budgetTimer: TimerHandle | undefined
   private announcer: TrackerAnnouncer | undefined
   private chokeTimer: TimerHandle | undefined
   private tickTimer: TimerHandle | undefined
@@ -123,6 +129,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const now = () => deps.clock.now()
     this.down = new RateMeter(now)
     this.up = new RateMeter(now)
+    if (options.maxDownloadRate) this.requestBudget = new RequestBudget(options.maxDownloadRate)
   }
 
   get infoHash(): Uint8Array {
@@ -262,6 +269,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.running = false
     if (this.chokeTimer !== undefined) this.deps.clock.clearTimer(this.chokeTimer)
     if (this.tickTimer !== undefined) this.deps.clock.clearTimer(this.tickTimer)
+    if (this.budgetTimer !== undefined) this.deps.clock.clearTimer(this.budgetTimer)
     for (const link of this.links.values()) link.wire.destroy()
     this.links.clear()
     await this.announcer?.stop()
@@ -401,8 +409,27 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const inFlight = link.wire.requests.length
     // Top up in batches: each pick may scan the pieces, so not once per arriving block.
     if (want - inFlight < Math.max(1, want >> 3)) return
-    const blocks = picker.pick(link.id, (i) => link.wire.peerPieces.get(i), want - inFlight)
-    for (const req of blocks) this.request(link, req)
+    const now = this.deps.clock.now()
+    const count = this.requestBudget?.blocks(now, want - inFlight, BLOCK_BYTES) ?? want - inFlight
+    if (count === 0) {
+      this.waitForBudget(now)
+      return
+    }
+    const blocks = picker.pick(link.id, (i) => link.wire.peerPieces.get(i), count)
+    for (const req of blocks) {
+      this.requestBudget?.book(req.length, now)
+      this.request(link, req)
+    }
+  }
+
+  /** Under the download cap: asks every peer again once the budget allows another block. */
+  private waitForBudget(now: number): void {
+    if (this.budgetTimer !== undefined) return
+    const at = this.requestBudget!.nextAt(now, BLOCK_BYTES)
+    this.budgetTimer = this.deps.clock.setTimer(Math.max(1, at - now), () => {
+      this.budgetTimer = undefined
+      for (const l of this.links.values()) this.fillRequests(l)
+    })
   }
 
   private request(link: PeerLink, req: BlockRequest): void {

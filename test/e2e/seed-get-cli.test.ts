@@ -131,6 +131,17 @@ describe('punchswarm seed and get', () => {
         'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
         '-o',
         '/tmp/x',
+        '--max-download-rate',
+        'fast',
+      ],
+      /--max-download-rate must be bytes per second/,
+    ],
+    [
+      [
+        'get',
+        'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
+        '-o',
+        '/tmp/x',
         '--timeout',
         '1',
       ],
