@@ -6,7 +6,7 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { loadTorrent } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
 import { parsePositiveInt } from './parse-port.js'
-import { parseRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import { optionalRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
 import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
 interface GetFlags extends SwarmFlags {
@@ -15,6 +15,7 @@ interface GetFlags extends SwarmFlags {
   peer?: string[]
   timeout?: string
   maxDownloadRate?: string
+  maxUploadRate?: string
   seed?: boolean
   json?: boolean
 }
@@ -40,15 +41,14 @@ export function registerGetCommand(program: Command): void {
     )
     .option('--timeout <seconds>', 'fail if no peer has connected by then')
     .option('--max-download-rate <bytes>', 'download cap in bytes per second (k and m suffixes: 500k, 2m)')
+    .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--seed', 'keep seeding after the download completes, until stopped')
     .option('--json', 'print one JSON event per line')
     .action(async (target: string, flags: GetFlags) => {
       const out = swarmOutput(flags.json === true)
       const timeoutS = flags.timeout === undefined ? undefined : parsePositiveInt(flags.timeout, 'timeout')
-      const maxDownloadRate =
-        flags.maxDownloadRate === undefined
-          ? undefined
-          : parseRate(flags.maxDownloadRate, 'max-download-rate')
+      const maxDownloadRate = optionalRate(flags.maxDownloadRate, 'max-download-rate')
+      const maxUploadRate = optionalRate(flags.maxUploadRate, 'max-upload-rate')
       const peers = (flags.peer ?? []).map((p) => {
         try {
           return parsePeer(p)
@@ -78,6 +78,7 @@ export function registerGetCommand(program: Command): void {
         dir: resolve(flags.output),
         trackers,
         ...(maxDownloadRate ? { maxDownloadRate } : {}),
+        ...(maxUploadRate ? { maxUploadRate } : {}),
       })
       client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) => out.event('peer', peerFields(l)))

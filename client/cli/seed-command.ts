@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { createTorrent } from '../metainfo/torrent-creator.js'
 import { loadTorrent, parseTorrentBytes } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
-import { parseRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import { optionalRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
 import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
 interface SeedFlags extends SwarmFlags {
@@ -40,6 +40,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--json', 'print one JSON event per line')
     .action(async (path: string, flags: SeedFlags) => {
+      const maxUploadRate = optionalRate(flags.maxUploadRate, 'max-upload-rate')
       const out = swarmOutput(flags.json === true)
       const peers = (flags.peer ?? []).map((p) => {
         try {
@@ -67,9 +68,7 @@ export function registerSeedCommand(program: Command): void {
         metainfo,
         dir,
         trackers: trackers.length > 0 ? trackers : metainfo.announce,
-        ...(flags.maxUploadRate !== undefined
-          ? { maxUploadRate: parseRate(flags.maxUploadRate, 'max-upload-rate') }
-          : {}),
+        ...(maxUploadRate ? { maxUploadRate } : {}),
       })
       if (!session.complete) {
         await client.close()

@@ -27,8 +27,13 @@ function parseEncryption(text: string): EncryptionMode {
   throw new UsageError('USAGE_BAD_ARGUMENT', `--encryption must be allow or require, got '${text}'`)
 }
 
+/** A rate flag's bytes per second, if it was given. */
+export function optionalRate(text: string | undefined, flag: string): number | undefined {
+  return text === undefined ? undefined : parseRate(text, flag)
+}
+
 /** `500000`, `500k`, `2m` bytes per second, for `--FLAG`. */
-export function parseRate(text: string, flag: string): number {
+function parseRate(text: string, flag: string): number {
   const m = /^(\d+)(k|m)?$/i.exec(text.trim())
   if (!m?.[1] || Number(m[1]) === 0) {
     throw new UsageError('USAGE_BAD_ARGUMENT', `--${flag} must be bytes per second, got '${text}'`)
