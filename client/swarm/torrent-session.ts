@@ -258,7 +258,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     // BEP 27: a private torrent's peers come from its trackers only, so no peer exchange.
     if (!this.metainfo?.private) wire.use(utPex())
     wire.setKeepAlive(true)
-    wire.handshake(this.options.infoHash, this.options.peerId, { dht: false })
+    // BEP 6 (fast extension) as libtorrent and Transmission: a choke or a block we cannot serve is
+    // answered with a reject, so the asker re-asks elsewhere at once; a seed may say "have all".
+    wire.handshake(this.options.infoHash, this.options.peerId, { dht: false, fast: true })
     this.wireEvents(link)
     this.emit('peer', link)
   }
@@ -300,6 +302,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     })
     wire.ut_pex?.on('warning', () => {})
     wire.on('bitfield', () => this.onAvailability(link))
+    // BEP 6: the Wire's peerPieces answers true for every piece after a have-all.
+    wire.on('have-all', () => this.onAvailability(link))
     wire.on('have', (index: number) => {
       const count = this.metainfo?.layout.pieceCount ?? 0
       if (index >= count) return
@@ -311,7 +315,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     })
     wire.on('unchoke', () => this.fillRequests(link))
     wire.on('choke', () => {
-      // bittorrent-protocol fails the pending requests' callbacks, which drops them from the picker.
+      // bittorrent-protocol fails the pending requests' callbacks, which drops them from the picker;
+      // with BEP 6 they stay pending until the peer rejects (or, for allowed-fast pieces, serves) them.
     })
     wire.on('interested', () => this.maybeUnchokeNow())
     wire.on('uninterested', () => this.rechoke())

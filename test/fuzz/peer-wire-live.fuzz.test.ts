@@ -67,7 +67,7 @@ afterAll(async () => {
 /**
  * Whether the framing check refuses the stream, and whether, before that point, the stream holds a
  * message on which the Wire closes by itself without an error (a BEP 6 fast-extension message, which
- * we never enable, or a second ut_pex message, which ut_pex takes for flooding).
+ * this peer's handshake does not negotiate, or a second ut_pex message, which ut_pex takes for flooding).
  */
 function framing(stream: Uint8Array): { breaks: boolean; closesEarlier: boolean } {
   let pex = 0
