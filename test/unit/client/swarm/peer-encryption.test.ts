@@ -108,6 +108,39 @@ describe('MSE/PE on incoming connections', () => {
   })
 })
 
+describe('MSE/PE from a hostile peer', () => {
+  it('a Diffie-Hellman key of 0 or 1 (crypto throws on it) closes that connection, not the process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'file.bin'), randomBytes(50_000))
+    const m = parseTorrentBytes(await createTorrent(join(dir, 'file.bin'), { pieceLength: 16384 }))
+    const client = await SwarmClient.open({ host: '127.0.0.1', punch: false, utp: false })
+    cleanups.push(() => client.close())
+    await client.add({ infoHash: m.infoHash, metainfo: m, dir })
+    for (const last of [0, 1]) {
+      const socket = connect(client.port, '127.0.0.1')
+      socket.on('error', () => {})
+      await new Promise((resolve) => socket.once('connect', resolve))
+      const closed = new Promise((resolve) => socket.once('close', resolve))
+      // PE's first message: a 96-byte public key (here 0, then 1), then padding.
+      const ya = new Uint8Array(96)
+      ya[95] = last
+      socket.write(Buffer.concat([ya, randomBytes(100)]))
+      await closed
+    }
+    // Still serving: a stock initiator negotiates RC4 with it.
+    const theirs = new Wire('tcpOutgoing', 2)
+    const socket = connect(client.port, '127.0.0.1')
+    cleanups.push(() => socket.destroy())
+    socket.pipe(theirs as unknown as NodeJS.WritableStream)
+    ;(theirs as unknown as Internals).pipe(socket)
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const encrypted = new Promise((resolve) => theirs.once('crypto-handshake', resolve))
+    theirs.startEncryption(Buffer.from(m.infoHash).toString('hex'))
+    await encrypted
+  })
+})
+
 describe('SwarmClient encryption modes', () => {
   async function seedAndGet(seedMode: EncryptionMode, getMode: EncryptionMode) {
     const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
