@@ -29,9 +29,10 @@ export function newWire(direction: 'in' | 'out', transport: PeerTransport, mode:
   return guardWire(new FramedWire(type, pe), pe !== 0)
 }
 
+/** What a wire negotiated; a PE initiator answered with a plaintext handshake counts as 'none'. */
 export function wireEncryption(wire: Wire): WireEncryption {
   const e = (wire as unknown as WireEncryptor)._encryptor
-  if (!e?.cryptoHandshakeDone) return 'none'
+  if (!e?.cryptoHandshakeDone || e.encryptionMethod === null) return 'none'
   return e.encryptionMethod === 2 ? 'rc4' : 'handshake'
 }
 
@@ -51,7 +52,10 @@ export function answerEncryption(wire: Wire, infoHashes: () => Iterable<string>)
   })
 }
 
-/** Initiator: sends PE's first message and waits until the encrypted stream is set up. */
+/**
+ * Initiator: sends PE's first message and waits until the encrypted stream is set up. (A peer that
+ * answers with a plaintext handshake also ends the wait: check {@link wireEncryption} after.)
+ */
 export function startEncryption(wire: Wire, infoHash: string, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (why: string) => {

@@ -407,6 +407,13 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     if (mode === 'require') {
       const infoHash = Buffer.from(session.infoHash).toString('hex')
       await startEncryption(wire, infoHash, this.clock.timeoutSignal(this.options.dialTimeoutMs ?? 5000))
+      if (wireEncryption(wire) !== 'rc4') {
+        wire.destroy()
+        throw new TransportError(
+          'TRANSPORT_REFUSED',
+          'the peer answered the encrypted handshake in plaintext',
+        )
+      }
     }
     return wire
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Wire from 'bittorrent-protocol'
@@ -184,6 +184,39 @@ describe('SwarmClient encryption modes', () => {
     await new Promise((resolve) => socket.once('close', resolve))
     expect(Date.now() - opened).toBeGreaterThanOrEqual(350)
     expect(Date.now() - opened).toBeLessThan(3000)
+  })
+
+  it('a leecher requiring encryption drops a peer that answers its PE handshake in plaintext', async () => {
+    const server = createServer((socket) => {
+      socket.on('error', () => {})
+      const wire = new Wire()
+      wire.on('error', () => {})
+      socket.pipe(wire as unknown as NodeJS.WritableStream)
+      ;(wire as unknown as Internals).pipe(socket)
+      // Speaks first, in plaintext, whatever the dialler sent.
+      wire.handshake(INFO_HASH, randomBytes(20), { dht: false })
+      cleanups.push(() => socket.destroy())
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    const leecher = await SwarmClient.open({
+      host: '127.0.0.1',
+      punch: false,
+      utp: false,
+      encryption: 'require',
+    })
+    cleanups.push(() => leecher.close())
+    const session = await leecher.add({
+      infoHash: Buffer.from(INFO_HASH, 'hex'),
+      dir: mkdtempSync(join(tmpdir(), 'punchswarm-pe-')),
+    })
+    const peers: string[] = []
+    session.on('peer', (l) => peers.push(wireEncryption(l.wire)))
+    const dialled = new Promise((resolve) => server.once('connection', resolve))
+    session.addPeer('127.0.0.1', (server.address() as { port: number }).port)
+    await dialled
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(peers).toEqual([])
   })
 
   it('a seeder requiring encryption turns a plaintext leecher away', async () => {
