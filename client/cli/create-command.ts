@@ -12,6 +12,7 @@ interface CreateFlags {
   private?: boolean
   pieceLength?: string
   comment?: string
+  webSeed?: string[]
 }
 
 /** Registers `punchswarm create`. */
@@ -29,6 +30,11 @@ export function registerCreateCommand(program: Command): void {
     .option('--private', 'set the private flag (BEP 27): peers come only from these trackers')
     .option('--piece-length <bytes>', 'bytes per piece, a power of two (default: automatic)')
     .option('--comment <text>', 'comment stored in the torrent')
+    .option(
+      '--web-seed <url>',
+      'http(s) URL of a server holding the files (BEP 19 url-list); repeat for more',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .action(async (path: string, flags: CreateFlags) => {
       const pieceLength = flags.pieceLength === undefined ? undefined : parseBytes(flags.pieceLength)
       const bytes = await createTorrent(path, {
@@ -36,6 +42,7 @@ export function registerCreateCommand(program: Command): void {
         private: flags.private === true,
         ...(pieceLength !== undefined ? { pieceLength } : {}),
         ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
+        ...(flags.webSeed ? { webSeeds: flags.webSeed } : {}),
       })
       const m = parseTorrentBytes(bytes)
       const out = resolve(flags.output ?? `${basename(m.name)}.torrent`)

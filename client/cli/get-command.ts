@@ -99,7 +99,8 @@ export function registerGetCommand(program: Command): void {
           process.once('SIGTERM', stop)
           if (timeoutS !== undefined) {
             setTimeout(() => {
-              if (session.peers.length === 0 && !session.complete) {
+              // A web seed (BEP 19) that delivered counts as a peer.
+              if (session.peers.length === 0 && session.progress().downloaded === 0 && !session.complete) {
                 fail(new UsageError('USAGE_NO_PEERS', `no peer connected within ${timeoutS} s`))
               }
             }, timeoutS * 1000).unref()

@@ -51,6 +51,8 @@ export interface Metainfo {
   torrentBytes: Uint8Array
   /** BEP 3 `comment`, when present. */
   comment?: string
+  /** BEP 19 `url-list`: HTTP(S) servers holding the torrent's files (only http and https URLs kept). */
+  webSeeds?: string[]
 }
 
 /** A parsed magnet link (BEP 9). */

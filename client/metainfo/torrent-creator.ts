@@ -21,6 +21,8 @@ export interface CreateTorrentOptions {
   pieceLength?: number
   /** Free text stored in the .torrent. @default none */
   comment?: string
+  /** BEP 19 web seeds (`url-list`): http(s) URLs of servers holding the files. @default none */
+  webSeeds?: string[]
   signal?: AbortSignal
 }
 
@@ -45,6 +47,7 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
     .map((tier) => tier.map(checkTrackerUrl))
     .filter((t) => t.length > 0)
   if (options.pieceLength !== undefined) checkPieceLength(options.pieceLength)
+  const webSeeds = (options.webSeeds ?? []).map(checkWebSeedUrl)
   try {
     await stat(path)
   } catch (err) {
@@ -73,6 +76,7 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
         createdBy: 'punchswarm/0.1.0',
         ...(options.private ? { private: true } : {}),
         ...(options.comment !== undefined ? { comment: options.comment } : {}),
+        ...(webSeeds.length > 0 ? { urlList: webSeeds } : {}),
       },
       (err, bytes) => (err ? reject(ioError(path, err)) : resolve(new Uint8Array(bytes))),
     ),
@@ -97,6 +101,17 @@ function checkTrackerUrl(url: string): string {
   }
   if (!['http:', 'https:', 'udp:', 'ws:', 'wss:'].includes(parsed.protocol)) {
     throw new UsageError('USAGE_BAD_ARGUMENT', `tracker URL "${url}" must be http(s)://, udp:// or ws(s)://`)
+  }
+  return url
+}
+
+function checkWebSeedUrl(url: string): string {
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {}
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new UsageError('USAGE_BAD_ARGUMENT', `web seed "${url}" must be an http(s):// URL`)
   }
   return url
 }

@@ -57,8 +57,28 @@ export function parseTorrentBytes(bytes: Uint8Array): Metainfo {
   if (!infoBytes) bad('torrent has no info dictionary')
   const announce = announceTiers(root)
   const comment = bencodeText(root.comment)
+  const webSeeds = webSeedUrls(root['url-list'])
   const m = buildMetainfo(Uint8Array.from(infoBytes), announce, Uint8Array.from(bytes))
-  return comment === undefined ? m : { ...m, comment }
+  return {
+    ...m,
+    ...(comment === undefined ? {} : { comment }),
+    ...(webSeeds.length > 0 ? { webSeeds } : {}),
+  }
+}
+
+/** BEP 19 `url-list`: one URL or a list; anything but an http(s) URL is left out. */
+function webSeedUrls(value: BencodeValue | undefined): string[] {
+  const items = Array.isArray(value) ? value : value === undefined ? [] : [value]
+  const urls: string[] = []
+  for (const item of items) {
+    const text = bencodeText(item)
+    if (text === undefined) continue
+    try {
+      const u = new URL(text)
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && !urls.includes(text)) urls.push(text)
+    } catch {}
+  }
+  return urls
 }
 
 /**

@@ -16,6 +16,7 @@ import type { RendezvousOffer } from '../tracker-client/rendezvous-offer.js'
 import { TrackerAnnouncer } from '../tracker-client/tracker-announcer.js'
 import type { PeerLink, PeerTransport } from './peer-link.js'
 import { RateMeter } from './rate-meter.js'
+import { WebSeed, type WebSeedHost } from './web-seed.js'
 import { safeUtMetadata } from './wire-guard.js'
 
 /** A peer proven to have sent bad data in this many pieces is banned. */
@@ -108,6 +109,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private uploadFreeAt = 0
   /** With a download cap: what may be requested now, and a timer to ask again when it allows more. */
   private readonly requestBudget: RequestBudget | undefined
+  /** BEP 19 web seeds fetching for this torrent, by their `web:` id. */
+  private readonly webSeeds = new Map<string, WebSeed>()
   private budgetTimer: TimerHandle | undefined
   private announcer: TrackerAnnouncer | undefined
   private chokeTimer: TimerHandle | undefined
@@ -181,6 +184,36 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.announcer.start()
     this.scheduleChoke()
     this.scheduleTick()
+    this.startWebSeeds()
+  }
+
+  /** BEP 19: fetches from the torrent's `url-list` servers alongside the peers, until complete. */
+  private startWebSeeds(): void {
+    if (!this.metainfo?.webSeeds || this.complete) return
+    const host: WebSeedHost = {
+      layout: this.metainfo.layout,
+      claim: (id, max) => (this.picker && !this.complete ? this.picker.pick(id, () => true, max) : []),
+      deliver: (id, req, block) => {
+        if (!this.picker || !this.webSeeds.has(id)) return
+        this.down.add(block.length)
+        this.onBlock(id, req, block)
+      },
+      release: (id, reqs) => {
+        for (const req of reqs) this.picker?.onRequestDropped(id, req)
+      },
+      done: () => !this.running || this.complete,
+    }
+    for (const url of this.metainfo.webSeeds) {
+      const seed = new WebSeed(url, host, {
+        clock: this.deps.clock,
+        ...(this.deps.logger ? { logger: this.deps.logger } : {}),
+      })
+      this.webSeeds.set(seed.id, seed)
+      void seed.run().finally(() => {
+        this.webSeeds.delete(seed.id)
+        this.picker?.dropPeer(seed.id)
+      })
+    }
   }
 
   /** Announces now (the rendezvous needs a fresh token: the tracker restarted or refused the old one). */
@@ -272,6 +305,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.chokeTimer !== undefined) this.deps.clock.clearTimer(this.chokeTimer)
     if (this.tickTimer !== undefined) this.deps.clock.clearTimer(this.tickTimer)
     if (this.budgetTimer !== undefined) this.deps.clock.clearTimer(this.budgetTimer)
+    for (const seed of this.webSeeds.values()) seed.stop()
     for (const link of this.links.values()) link.wire.destroy()
     this.links.clear()
     await this.announcer?.stop()
@@ -446,15 +480,16 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       }
       link.down.add(block.length)
       this.down.add(block.length)
-      this.onBlock(link, req, block)
+      this.onBlock(link.id, req, block)
       this.fillRequests(link)
     })
   }
 
-  private onBlock(link: PeerLink, req: BlockRequest, block: Uint8Array): void {
+  /** A block from a peer (`from` is its link id) or a web seed (its `web:` id). */
+  private onBlock(from: string, req: BlockRequest, block: Uint8Array): void {
     const picker = this.picker!
     const store = this.store!
-    const { pieceComplete, alsoRequestedBy } = picker.onBlock(link.id, req)
+    const { pieceComplete, alsoRequestedBy } = picker.onBlock(from, req)
     // End game: the same block was asked of others; cancel their copies.
     for (const other of alsoRequestedBy) this.links.get(other)?.wire.cancel(req.index, req.begin, req.length)
     if (picker.has(req.index)) return
@@ -467,16 +502,16 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       this.partial.set(req.index, asm)
     }
     asm.data.set(block, req.begin)
-    asm.from[Math.floor(req.begin / BLOCK_BYTES)] = link.id
+    asm.from[Math.floor(req.begin / BLOCK_BYTES)] = from
     if (!pieceComplete) return
     this.partial.delete(req.index)
     const index = req.index
-    const from = asm.from
+    const senders = asm.from
     // The store takes the buffer (hashing and writing it off the main thread) and hands it back.
     store
       .commitPiece(index, asm.data)
       .then(({ ok, data }) => {
-        if (!ok) return this.onPieceFailed(index, { data, from })
+        if (!ok) return this.onPieceFailed(index, { data, from: senders })
         this.onPieceVerified(index, data)
         if (this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(data)
       })
@@ -528,6 +563,11 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.blame.set(id, blame)
     // Banned once, on reaching the threshold; later proofs against it change nothing.
     if (blame !== BAN_BLAME) return
+    if (id.startsWith('web:')) {
+      this.webSeeds.get(id)?.stop()
+      this.emit('banned', id)
+      return
+    }
     const link = this.links.get(id)
     const i = id.lastIndexOf(':')
     const k = this.known.get(id) ?? {

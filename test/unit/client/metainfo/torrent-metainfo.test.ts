@@ -11,7 +11,11 @@ import {
   type CreateTorrentOptions,
   createTorrent,
 } from '../../../../client/metainfo/torrent-creator.js'
-import { loadTorrent, metainfoFromInfoDict } from '../../../../client/metainfo/torrent-loader.js'
+import {
+  loadTorrent,
+  metainfoFromInfoDict,
+  parseTorrentBytes,
+} from '../../../../client/metainfo/torrent-loader.js'
 import { UsageError } from '../../../../protocol/errors.js'
 
 const dirs: string[] = []
@@ -109,6 +113,29 @@ describe('createTorrent → loadTorrent', () => {
     await expect(createTorrent(join(dir, 'f'), { trackers: [['ftp://x']] })).rejects.toMatchObject({
       code: 'USAGE_BAD_ARGUMENT',
     })
+    await expect(createTorrent(join(dir, 'f'), { webSeeds: ['ftp://x/f'] })).rejects.toMatchObject({
+      code: 'USAGE_BAD_ARGUMENT',
+    })
+  })
+
+  it('keeps the http(s) URLs of url-list (BEP 19), one or a list, and drops the rest', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, 'f'), 'x')
+    const one = await createTorrent(join(dir, 'f'), { webSeeds: ['https://example.org/f'] })
+    expect(parseTorrentBytes(one).webSeeds).toEqual(['https://example.org/f'])
+    // Hand-made torrents: url-list as a single string, then as a list with other schemes in it.
+    const info = encodeBencode({ name: 'f', 'piece length': 16384, length: 1, pieces: new Uint8Array(20) })
+    const make = (urlList: string | string[]) =>
+      Buffer.concat([
+        Buffer.from('d4:info'),
+        info,
+        Buffer.from('8:url-list'),
+        encodeBencode(urlList),
+        Buffer.from('e'),
+      ])
+    expect(parseTorrentBytes(make('http://a/f')).webSeeds).toEqual(['http://a/f'])
+    expect(parseTorrentBytes(make(['ftp://b/f', 'http://c/f', 'not a url'])).webSeeds).toEqual(['http://c/f'])
+    expect(parseTorrentBytes(make([])).webSeeds).toBeUndefined()
   })
 })
 

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
+import { parseTorrentBytes } from '../../../../client/metainfo/torrent-loader.js'
+import { SwarmClient } from '../../../../client/swarm/swarm-client.js'
+import type { TorrentSession } from '../../../../client/swarm/torrent-session.js'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'punchswarm-webseed-'))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * A static file server under `root` that honours `Range: bytes=a-b` (206), as web seeds must;
+ * `corrupt` flips a byte in every answer. Counts the range requests it answered.
+ */
+async function fileServer(root: string, corrupt = false): Promise<{ url: string; ranges: () => number }> {
+  let ranges = 0
+  const server: Server = createServer((req, res) => {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)))
+    } catch {
+      res.writeHead(404).end()
+      return
+    }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
+    if (m) {
+      ranges++
+      bytes = bytes.subarray(Number(m[1]), Number(m[2]) + 1)
+    }
+    if (corrupt && bytes.length > 0) bytes = Buffer.from(bytes).fill(0x55, 0, 1)
+    res.writeHead(m ? 206 : 200, { 'content-length': bytes.length }).end(bytes)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, ranges: () => ranges }
+}
+
+async function download(torrent: Uint8Array, out: string, peers: number[] = []): Promise<TorrentSession> {
+  const m = parseTorrentBytes(torrent)
+  const client = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+  cleanups.push(() => client.close())
+  const session = await client.add({ infoHash: m.infoHash, metainfo: m, dir: out })
+  for (const port of peers) session.addPeer('127.0.0.1', port)
+  await new Promise<void>((resolve) => session.once('complete', () => resolve()))
+  return session
+}
+
+describe('web seeds (BEP 19)', () => {
+  it('a single-file torrent downloads from its url-list alone, byte-exact', async () => {
+    const root = tempDir()
+    const content = randomBytes(700_000)
+    writeFileSync(join(root, 'one file.bin'), content)
+    const server = await fileServer(root)
+    // A URL ending in '/' names the directory: the client appends the torrent's name.
+    const torrent = await createTorrent(join(root, 'one file.bin'), {
+      pieceLength: 32768,
+      webSeeds: [server.url],
+    })
+    expect(parseTorrentBytes(torrent).webSeeds).toEqual([server.url])
+    const out = tempDir()
+    await download(torrent, out)
+    expect(readFileSync(join(out, 'one file.bin')).equals(content)).toBe(true)
+    expect(server.ranges()).toBeGreaterThan(0)
+  })
+
+  it('a multi-file torrent downloads from its url-list alone, ranges crossing files included', async () => {
+    const root = tempDir()
+    const files = new Map<string, Buffer>([
+      ['album/a.bin', randomBytes(100_000)],
+      ['album/disc 2/b.bin', randomBytes(33_333)],
+      ['album/disc 2/c.bin', randomBytes(250_001)],
+    ])
+    for (const [rel, bytes] of files) {
+      mkdirSync(dirname(join(root, rel)), { recursive: true })
+      writeFileSync(join(root, rel), bytes)
+    }
+    const server = await fileServer(root)
+    const torrent = await createTorrent(join(root, 'album'), { pieceLength: 16384, webSeeds: [server.url] })
+    const out = tempDir()
+    await download(torrent, out)
+    for (const [rel, bytes] of files) expect(readFileSync(join(out, rel)).equals(bytes), rel).toBe(true)
+  })
+
+  it('a web seed serving corrupt data is banned, and the peers finish the file', async () => {
+    const root = tempDir()
+    const content = randomBytes(300_000)
+    writeFileSync(join(root, 'f.bin'), content)
+    const bad = await fileServer(root, true)
+    const torrent = await createTorrent(join(root, 'f.bin'), {
+      pieceLength: 16384,
+      webSeeds: [`${bad.url}f.bin`],
+    })
+    const m = parseTorrentBytes(torrent)
+    const seeder = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => seeder.close())
+    await seeder.add({ infoHash: m.infoHash, metainfo: m, dir: root })
+    const out = tempDir()
+    const client = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => client.close())
+    const session = await client.add({ infoHash: m.infoHash, metainfo: m, dir: out })
+    const banned: string[] = []
+    session.on('banned', (id) => banned.push(id))
+    // The web seed starts alone; the peer joins once it has been caught.
+    await new Promise<void>((resolve) => session.once('banned', () => resolve()))
+    session.addPeer('127.0.0.1', seeder.port)
+    await new Promise<void>((resolve) => session.once('complete', () => resolve()))
+    expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
+    expect(banned).toEqual([`web:${bad.url}f.bin`])
+  })
+})
