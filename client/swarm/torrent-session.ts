@@ -192,9 +192,17 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (!this.metainfo?.webSeeds || this.complete) return
     const host: WebSeedHost = {
       layout: this.metainfo.layout,
-      claim: (id, max) => (this.picker && !this.complete ? this.picker.pick(id, () => true, max) : []),
+      claim: (id, max) => {
+        if (!this.picker || this.complete) return []
+        // The download cap covers web seeds too: their blocks are booked like a peer's requests.
+        const now = this.deps.clock.now()
+        const count = this.requestBudget?.blocks(now, max, BLOCK_BYTES) ?? max
+        const blocks = count > 0 ? this.picker.pick(id, () => true, count) : []
+        for (const req of blocks) this.requestBudget?.book(req.length, now)
+        return blocks
+      },
       deliver: (id, req, block) => {
-        if (!this.picker || !this.webSeeds.has(id)) return
+        if (!this.picker || !this.running || !this.webSeeds.has(id)) return
         this.down.add(block.length)
         this.onBlock(id, req, block)
       },

@@ -47,12 +47,16 @@ async function fileServer(root: string, corrupt = false): Promise<{ url: string;
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, ranges: () => ranges }
 }
 
-async function download(torrent: Uint8Array, out: string, peers: number[] = []): Promise<TorrentSession> {
+async function download(torrent: Uint8Array, out: string, maxDownloadRate?: number): Promise<TorrentSession> {
   const m = parseTorrentBytes(torrent)
   const client = await SwarmClient.open({ host: '127.0.0.1', punch: false })
   cleanups.push(() => client.close())
-  const session = await client.add({ infoHash: m.infoHash, metainfo: m, dir: out })
-  for (const port of peers) session.addPeer('127.0.0.1', port)
+  const session = await client.add({
+    infoHash: m.infoHash,
+    metainfo: m,
+    dir: out,
+    ...(maxDownloadRate ? { maxDownloadRate } : {}),
+  })
   await new Promise<void>((resolve) => session.once('complete', () => resolve()))
   return session
 }
@@ -92,6 +96,23 @@ describe('web seeds (BEP 19)', () => {
     await download(torrent, out)
     for (const [rel, bytes] of files) expect(readFileSync(join(out, rel)).equals(bytes), rel).toBe(true)
   })
+
+  it('is held to the download cap', async () => {
+    const root = tempDir()
+    const content = randomBytes(1024 * 1024)
+    writeFileSync(join(root, 'f.bin'), content)
+    const server = await fileServer(root)
+    const torrent = await createTorrent(join(root, 'f.bin'), {
+      pieceLength: 65536,
+      webSeeds: [`${server.url}f.bin`],
+    })
+    const out = tempDir()
+    const started = performance.now()
+    await download(torrent, out, 256 * 1024)
+    // 1 MiB at 256 KiB/s is 4 s; the first half second's blocks go out at once.
+    expect((performance.now() - started) / 1000).toBeGreaterThan(3.2)
+    expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
+  }, 20_000)
 
   it('a web seed serving corrupt data is banned, and the peers finish the file', async () => {
     const root = tempDir()
