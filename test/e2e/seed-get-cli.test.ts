@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -57,6 +58,27 @@ function fixture(bytes: number) {
 }
 
 describe('punchswarm seed and get', () => {
+  it('create --web-seed writes a url-list that get downloads from alone (BEP 19), exit 0', async () => {
+    const f = fixture(2 * MiB + 5)
+    const server = createServer((req, res) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
+      const bytes = m ? f.content.subarray(Number(m[1]), Number(m[2]) + 1) : f.content
+      res.writeHead(m ? 206 : 200, { 'content-length': bytes.length }).end(bytes)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/payload.bin`
+    const torrent = join(f.root, 'ws.torrent')
+    expect(await start(['create', join(f.src, 'payload.bin'), '--web-seed', url, '-o', torrent]).exited).toBe(
+      0,
+    )
+    const out = join(f.root, 'out')
+    const get = start(['get', torrent, '-o', out, '-p', '0', '--timeout', '20', '--json'])
+    expect(await get.exited).toBe(0)
+    expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
+    expect(events(get).some((e) => e.event === 'complete')).toBe(true)
+  }, 60_000)
+
   it('seed prints a magnet link on its own line; get downloads it and exits 0', async () => {
     const f = fixture(3 * MiB + 99)
     const seeder = start(['seed', join(f.src, 'payload.bin'), '-p', '0'])
