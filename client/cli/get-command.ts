@@ -59,11 +59,13 @@ export function registerGetCommand(program: Command): void {
       let metainfo: Metainfo | undefined
       let infoHash: Uint8Array
       let trackers: string[][] = (flags.tracker ?? []).map((t) => [t])
+      let webSeeds: string[] | undefined
       if (target.startsWith('magnet:')) {
         const m = parseMagnet(target)
         infoHash = m.infoHash
         trackers = [...trackers, ...m.trackers.map((t) => [t])]
         peers.push(...m.peers)
+        webSeeds = m.webSeeds
       } else {
         metainfo = await loadTorrent(target)
         infoHash = metainfo.infoHash
@@ -79,6 +81,7 @@ export function registerGetCommand(program: Command): void {
         trackers,
         ...(maxDownloadRate ? { maxDownloadRate } : {}),
         ...(maxUploadRate ? { maxUploadRate } : {}),
+        ...(webSeeds ? { webSeeds } : {}),
       })
       client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) => out.event('peer', peerFields(l)))

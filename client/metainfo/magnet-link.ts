@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { UsageError } from '../../protocol/errors.js'
 import type { MagnetLink, Metainfo } from './metainfo-types.js'
+import { isWebSeedUrl } from './web-seed-url.js'
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 
@@ -26,8 +27,11 @@ export function parseMagnet(uri: string): MagnetLink {
   }
   if (!infoHash) bad('it has no xt=urn:btih: info hash')
   const trackers: string[] = []
+  const webSeeds: string[] = []
   const peers: { address: string; port: number }[] = []
   for (const [key, value] of params) {
+    // BEP 19 in magnet links: `ws` web seeds (used once a peer has supplied the info dict).
+    if (key === 'ws' && isWebSeedUrl(value) && !webSeeds.includes(value)) webSeeds.push(value)
     if ((key === 'tr' || /^tr\.\d+$/.test(key)) && value !== '' && !trackers.includes(value))
       trackers.push(value)
     if (key === 'x.pe') {
@@ -36,7 +40,13 @@ export function parseMagnet(uri: string): MagnetLink {
     }
   }
   const name = params.get('dn') ?? undefined
-  const link: MagnetLink = { infoHash, infoHashHex: Buffer.from(infoHash).toString('hex'), trackers, peers }
+  const link: MagnetLink = {
+    infoHash,
+    infoHashHex: Buffer.from(infoHash).toString('hex'),
+    trackers,
+    peers,
+    ...(webSeeds.length > 0 ? { webSeeds } : {}),
+  }
   return name ? { ...link, name } : link
 }
 
@@ -44,6 +54,7 @@ export function parseMagnet(uri: string): MagnetLink {
 export function toMagnetUri(m: Metainfo): string {
   const parts = [`xt=urn:btih:${m.infoHashHex}`, `dn=${encodeURIComponent(m.name)}`]
   for (const url of new Set(m.announce.flat())) parts.push(`tr=${encodeURIComponent(url)}`)
+  for (const url of m.webSeeds ?? []) parts.push(`ws=${encodeURIComponent(url)}`)
   return `magnet:?${parts.join('&')}`
 }
 

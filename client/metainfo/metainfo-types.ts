@@ -65,4 +65,6 @@ export interface MagnetLink {
   trackers: string[]
   /** `x.pe`: peers to contact directly. */
   peers: { address: string; port: number }[]
+  /** `ws` (BEP 19): web seeds, http(s) only. */
+  webSeeds?: string[]
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import createTorrentPackage, { type ParsedInputFile, parseInput } from 'create-torrent'
 import { throwIfAborted, UsageError } from '../../protocol/errors.js'
+import { isWebSeedUrl } from './web-seed-url.js'
 
 /** Smallest automatic piece length: one BEP 3 block. */
 export const MIN_PIECE_LENGTH_BYTES = 16 * 1024
@@ -106,13 +107,8 @@ function checkTrackerUrl(url: string): string {
 }
 
 function checkWebSeedUrl(url: string): string {
-  let parsed: URL | undefined
-  try {
-    parsed = new URL(url)
-  } catch {}
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+  if (!isWebSeedUrl(url))
     throw new UsageError('USAGE_BAD_ARGUMENT', `web seed "${url}" must be an http(s):// URL`)
-  }
   return url
 }
 

@@ -10,6 +10,7 @@ import {
   isBencodeDict,
 } from './bencode-codec.js'
 import type { Metainfo, TorrentFile, TorrentLayout } from './metainfo-types.js'
+import { isWebSeedUrl } from './web-seed-url.js'
 
 /** Bytes in one SHA-1 piece hash (BEP 3). */
 export const PIECE_HASH_BYTES = 20
@@ -72,11 +73,7 @@ function webSeedUrls(value: BencodeValue | undefined): string[] {
   const urls: string[] = []
   for (const item of items) {
     const text = bencodeText(item)
-    if (text === undefined) continue
-    try {
-      const u = new URL(text)
-      if ((u.protocol === 'http:' || u.protocol === 'https:') && !urls.includes(text)) urls.push(text)
-    } catch {}
+    if (text !== undefined && isWebSeedUrl(text) && !urls.includes(text)) urls.push(text)
   }
   return urls
 }

@@ -156,6 +156,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     trackers?: string[][]
     maxUploadRate?: number
     maxDownloadRate?: number
+    /** A magnet link's web seeds (BEP 19 `ws`). */
+    webSeeds?: string[]
     signal?: AbortSignal
   }): Promise<TorrentSession> {
     const session: TorrentSession = new TorrentSession(
@@ -168,6 +170,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         port: this.port,
         ...(o.maxUploadRate ? { maxUploadRate: o.maxUploadRate } : {}),
         ...(o.maxDownloadRate ? { maxDownloadRate: o.maxDownloadRate } : {}),
+        ...(o.webSeeds ? { webSeeds: o.webSeeds } : {}),
       },
       {
         clock: this.clock,

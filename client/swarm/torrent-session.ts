@@ -44,6 +44,8 @@ export interface TorrentSessionOptions {
   maxUploadRate?: number
   /** Download cap, bytes per second (unlimited when unset): requests are paced to it. */
   maxDownloadRate?: number
+  /** Web seeds of a magnet link (`ws`), used once the info dict has arrived from a peer. */
+  webSeeds?: string[]
 }
 
 export interface TorrentSessionDeps {
@@ -598,6 +600,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     let m: Metainfo
     try {
       m = metainfoFromInfoDict(infoBytes, this.options.trackers, this.options.infoHash)
+      if (this.options.webSeeds?.length) m = { ...m, webSeeds: this.options.webSeeds }
     } catch (err) {
       this.emit('warning', `bad metadata from a peer: ${(err as Error).message}`)
       return
@@ -607,6 +610,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     await this.openStore(m)
     this.emit('metadata', m)
     for (const l of this.links.values()) this.onAvailability(l)
+    if (this.running) this.startWebSeeds()
   }
 
   private async openStore(m: Metainfo, signal?: AbortSignal): Promise<void> {

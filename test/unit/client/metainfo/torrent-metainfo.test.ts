@@ -275,6 +275,19 @@ describe('magnet links', () => {
     const b32 = 'AERUKZ4JVPG66AJDIVTYTK6N54ASGRLH'
     expect(parseMagnet(`magnet:?xt=urn:btih:${b32}`).infoHashHex).toBe(hex)
   })
+
+  it('reads and writes BEP 19 web seeds (ws), http(s) only', async () => {
+    const hex = '0123456789abcdef0123456789abcdef01234567'
+    const m = parseMagnet(
+      `magnet:?xt=urn:btih:${hex}&ws=http%3A%2F%2Fa%2Ff&ws=ftp%3A%2F%2Fb%2Ff&ws=https://c/f`,
+    )
+    expect(m.webSeeds).toEqual(['http://a/f', 'https://c/f'])
+    expect(parseMagnet(`magnet:?xt=urn:btih:${hex}`).webSeeds).toBeUndefined()
+    const dir = await tempDir()
+    await writeFile(join(dir, 'f'), 'x')
+    const t = parseTorrentBytes(await createTorrent(join(dir, 'f'), { webSeeds: ['http://a/f'] }))
+    expect(parseMagnet(toMagnetUri(t)).webSeeds).toEqual(['http://a/f'])
+  })
   for (const bad of ['http://x', 'magnet:?dn=x', 'magnet:?xt=urn:btih:1234', 'magnet:?xt=urn:btmh:1220ab']) {
     it(`refuses ${bad} with USAGE_BAD_MAGNET`, () => {
       expect(() => parseMagnet(bad)).toThrow(expect.objectContaining({ code: 'USAGE_BAD_MAGNET' }))

@@ -114,6 +114,28 @@ describe('web seeds (BEP 19)', () => {
     expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
   }, 20_000)
 
+  it("a magnet link's ws web seed serves the pieces once a peer has supplied the info dict", async () => {
+    const root = tempDir()
+    const content = randomBytes(600_000)
+    writeFileSync(join(root, 'f.bin'), content)
+    const server = await fileServer(root)
+    const m = parseTorrentBytes(await createTorrent(join(root, 'f.bin'), { pieceLength: 16384 }))
+    // The only peer uploads at 20 kB/s: the metadata comes from it, the bulk from the web seed.
+    const seeder = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => seeder.close())
+    const seeding = await seeder.add({ infoHash: m.infoHash, metainfo: m, dir: root, maxUploadRate: 20_000 })
+    const out = tempDir()
+    const client = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => client.close())
+    const session = await client.add({ infoHash: m.infoHash, dir: out, webSeeds: [`${server.url}f.bin`] })
+    const complete = new Promise<void>((resolve) => session.once('complete', () => resolve()))
+    session.addPeer('127.0.0.1', seeder.port)
+    await complete
+    expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
+    expect(server.ranges()).toBeGreaterThan(0)
+    expect(seeding.up.total).toBeLessThan(content.length / 2)
+  }, 20_000)
+
   it('a web seed serving corrupt data is banned, and the peers finish the file', async () => {
     const root = tempDir()
     const content = randomBytes(300_000)
