@@ -133,13 +133,9 @@ export class WebSeed {
         throw new TransportError('TRANSPORT_REFUSED', `${url}: HTTP ${res.status}`)
       }
       // A server that ignores ranges sends the whole file: taken (and cut) only when it is small.
-      const length = Number(res.headers.get('content-length'))
-      if (res.status === 200 && !(length <= MAX_WHOLE_FILE_BYTES)) {
-        await res.body?.cancel()
-        throw new TransportError('TRANSPORT_REFUSED', `${url}: the server ignores byte ranges`)
-      }
-      const body = new Uint8Array(await res.arrayBuffer())
-      const bytes = res.status === 200 ? body.subarray(from, to) : body
+      const whole = res.status === 200
+      const body = await readAtMost(res, whole ? MAX_WHOLE_FILE_BYTES : to - from, url)
+      const bytes = whole ? body.subarray(from, to) : body
       if (bytes.length !== to - from) {
         throw new TransportError(
           'TRANSPORT_CLOSED',
@@ -166,4 +162,26 @@ export class WebSeed {
       this.abort.signal.addEventListener('abort', onAbort, { once: true })
     })
   }
+}
+
+/** A response's body, refused (and the transfer cut) past `max` bytes: a server cannot make us hold more. */
+async function readAtMost(res: Response, max: number, url: string): Promise<Uint8Array> {
+  const declared = res.headers.get('content-length')
+  if (declared !== null && Number(declared) > max) {
+    await res.body?.cancel()
+    throw new TransportError(
+      'TRANSPORT_REFUSED',
+      `${url}: ${declared} bytes where at most ${max} were asked for`,
+    )
+  }
+  const chunks: Uint8Array[] = []
+  let length = 0
+  // Leaving the loop by the throw cancels the body.
+  for await (const chunk of res.body ?? []) {
+    length += chunk.length
+    if (length > max)
+      throw new TransportError('TRANSPORT_REFUSED', `${url}: more than the ${max} bytes asked for`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, length)
 }

@@ -24,7 +24,11 @@ function tempDir(): string {
  * A static file server under `root` that honours `Range: bytes=a-b` (206), as web seeds must;
  * `corrupt` flips a byte in every answer. Counts the range requests it answered.
  */
-async function fileServer(root: string, corrupt = false): Promise<{ url: string; ranges: () => number }> {
+async function fileServer(
+  root: string,
+  corrupt = false,
+  oversize = false,
+): Promise<{ url: string; ranges: () => number }> {
   let ranges = 0
   const server: Server = createServer((req, res) => {
     let bytes: Buffer
@@ -37,6 +41,12 @@ async function fileServer(root: string, corrupt = false): Promise<{ url: string;
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')
     if (m) {
       ranges++
+      if (oversize) {
+        // A 206 that claims a terabyte and trickles: it must be refused at its headers.
+        res.writeHead(206, { 'content-length': 2 ** 40 })
+        res.write(bytes.subarray(0, 1024))
+        return
+      }
       bytes = bytes.subarray(Number(m[1]), Number(m[2]) + 1)
     }
     if (corrupt && bytes.length > 0) bytes = Buffer.from(bytes).fill(0x55, 0, 1)
@@ -134,6 +144,43 @@ describe('web seeds (BEP 19)', () => {
     expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
     expect(server.ranges()).toBeGreaterThan(0)
     expect(seeding.up.total).toBeLessThan(content.length / 2)
+  }, 20_000)
+
+  it('a web seed answering with more bytes than asked for is refused at once, and the peers finish the file', async () => {
+    const root = tempDir()
+    const content = randomBytes(400_000)
+    writeFileSync(join(root, 'f.bin'), content)
+    const big = await fileServer(root, false, true)
+    const torrent = await createTorrent(join(root, 'f.bin'), {
+      pieceLength: 16384,
+      webSeeds: [`${big.url}f.bin`],
+    })
+    const m = parseTorrentBytes(torrent)
+    const seeder = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => seeder.close())
+    await seeder.add({ infoHash: m.infoHash, metainfo: m, dir: root })
+    const out = tempDir()
+    const client = await SwarmClient.open({ host: '127.0.0.1', punch: false })
+    cleanups.push(() => client.close())
+    const session = await client.add({ infoHash: m.infoHash, metainfo: m, dir: out })
+    const banned: string[] = []
+    session.on('banned', (id) => banned.push(id))
+    // Refused at once, the fetch is retried after the first backoff (2 s), not after a 30 s timeout.
+    const started = performance.now()
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (big.ranges() >= 2) {
+          clearInterval(check)
+          resolve()
+        }
+      }, 10)
+    })
+    expect(performance.now() - started).toBeLessThan(6000)
+    session.addPeer('127.0.0.1', seeder.port)
+    await new Promise<void>((resolve) => session.once('complete', () => resolve()))
+    expect(readFileSync(join(out, 'f.bin')).equals(content)).toBe(true)
+    // Refused before any block was handed over: nothing of it failed a hash, so nobody was banned.
+    expect(banned).toEqual([])
   }, 20_000)
 
   it('a web seed serving corrupt data is banned, and the peers finish the file', async () => {
