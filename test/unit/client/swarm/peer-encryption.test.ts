@@ -21,6 +21,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
 const INFO_HASH = randomBytes(20).toString('hex')
 const OTHER_HASH = randomBytes(20).toString('hex')
 
@@ -110,8 +116,7 @@ describe('MSE/PE on incoming connections', () => {
 
 describe('MSE/PE from a hostile peer', () => {
   it('a Diffie-Hellman key of 0 or 1 (crypto throws on it) closes that connection, not the process', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir()
     writeFileSync(join(dir, 'file.bin'), randomBytes(50_000))
     const m = parseTorrentBytes(await createTorrent(join(dir, 'file.bin'), { pieceLength: 16384 }))
     const client = await SwarmClient.open({ host: '127.0.0.1', punch: false, utp: false })
@@ -143,8 +148,7 @@ describe('MSE/PE from a hostile peer', () => {
 
 describe('SwarmClient encryption modes', () => {
   async function seedAndGet(seedMode: EncryptionMode, getMode: EncryptionMode) {
-    const dir = mkdtempSync(join(tmpdir(), 'punchswarm-pe-'))
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir()
     const content = randomBytes(300_000)
     writeFileSync(join(dir, 'file.bin'), content)
     const m = parseTorrentBytes(await createTorrent(join(dir, 'file.bin'), { pieceLength: 16384 }))
@@ -208,7 +212,7 @@ describe('SwarmClient encryption modes', () => {
     cleanups.push(() => leecher.close())
     const session = await leecher.add({
       infoHash: Buffer.from(INFO_HASH, 'hex'),
-      dir: mkdtempSync(join(tmpdir(), 'punchswarm-pe-')),
+      dir: tempDir(),
     })
     const peers: string[] = []
     session.on('peer', (l) => peers.push(wireEncryption(l.wire)))
