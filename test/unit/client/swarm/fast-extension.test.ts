@@ -19,7 +19,6 @@ afterEach(async () => {
 interface RawWire extends Wire {
   hasFast: boolean
   _message(id: number, numbers: number[], data: Uint8Array | null): void
-  piece(index: number, offset: number, block: Uint8Array): void
 }
 
 function rawWire(socket: Socket): RawWire {
