@@ -35,6 +35,8 @@ declare module 'bittorrent-protocol' {
     peerInterested: boolean
     peerPieces: { get(index: number): boolean; buffer: Uint8Array }
     peerExtensions: Record<string, boolean>
+    /** Our extended message ids (BEP 10) to the extensions registered with `use`. */
+    extendedMapping: Record<number, string>
     requests: unknown[]
     /** Requests the peer made that are not answered yet. */
     peerRequests: unknown[]
@@ -54,6 +56,8 @@ declare module 'bittorrent-protocol' {
     unchoke(): void
     choke(): void
     have(index: number): void
+    /** BEP 5 PORT: where our DHT node listens. */
+    port(port: number): void
     request(
       index: number,
       offset: number,

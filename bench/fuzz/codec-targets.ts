@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { type BencodeInput, decodeBencode, encodeBencode } from '../../client/metainfo/bencode-codec.js'
+import { type BencodeInput, decodeBencode, encodeBencode } from '../../protocol/bencode-codec.js'
 import {
   type Bep15Request,
   type Bep15Response,

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
-import { decodeBencode, encodeBencode, isBencodeDict } from '../../client/metainfo/bencode-codec.js'
 import { parseAnnounceResponse } from '../../client/tracker-client/http-tracker-client.js'
+import { decodeBencode, encodeBencode, isBencodeDict } from '../../protocol/bencode-codec.js'
 import { TrackerError } from '../../protocol/errors.js'
 import { decodeAnnounceQuery, decodeScrapeQuery } from '../../protocol/tracker/announce-query.js'
 import { percentEncodeBytes } from '../../protocol/tracker/query-bytes.js'

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { ProtocolError, throwIfAborted, UsageError } from '../../protocol/errors.js'
 import {
   type BencodeDict,
   type BencodeValue,
@@ -8,7 +7,8 @@ import {
   decodeBencodeWithSpan,
   encodeBencode,
   isBencodeDict,
-} from './bencode-codec.js'
+} from '../../protocol/bencode-codec.js'
+import { ProtocolError, throwIfAborted, UsageError } from '../../protocol/errors.js'
 import type { Metainfo, TorrentFile, TorrentLayout } from './metainfo-types.js'
 import { isWebSeedUrl } from './web-seed-url.js'
 

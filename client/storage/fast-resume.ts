@@ -1,7 +1,7 @@
 import { open, rename, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { decodeBencode, encodeBencode, isBencodeDict } from '../../protocol/bencode-codec.js'
 import { StorageError } from '../../protocol/errors.js'
-import { decodeBencode, encodeBencode, isBencodeDict } from '../metainfo/bencode-codec.js'
 
 /**
  * Fast-resume data: which pieces are verified, and the size and mtime of each file when that was

@@ -1,5 +1,6 @@
 import Wire from 'bittorrent-protocol'
 import { checkPeerMessage, checkPeerMessageLength } from '../../protocol/wire/peer-message-framer.js'
+import { checkExtendedMessage } from './extended-message-check.js'
 
 /** The parser state of bittorrent-protocol 5's Wire that {@link FramedWire} works with. */
 interface WireParser {
@@ -35,7 +36,8 @@ const wireMessages = Wire.prototype as unknown as WireMessages
  * Checks: every length prefix and message is held to the same limits as the PeerMessageFramer in
  * front of plaintext wires (wire-guard.ts), here after any decryption, so a peer that negotiated
  * encryption gets no more room: a DecodeError is thrown before the Wire waits for an oversized body
- * or reads a fixed-size message of another size.
+ * or reads a fixed-size message of another size. Extended messages are vetted before the `bencode`
+ * package decodes them (extended-message-check.ts).
  */
 export class FramedWire extends Wire {
   override _write(data: Uint8Array, cb: WriteCallback): void {
@@ -80,6 +82,9 @@ export class FramedWire extends Wire {
 
   _onMessage(buffer: Uint8Array): void {
     checkPeerMessage(buffer[0]!, buffer.length)
+    // checkPeerMessage guarantees an extended message its id byte.
+    if (buffer[0] === 20)
+      checkExtendedMessage(buffer[1]!, this.extendedMapping[buffer[1]!], buffer.subarray(2))
     wireMessages._onMessage.call(this, buffer)
   }
 }

@@ -1,7 +1,7 @@
+import { bencodeText, decodeBencode, isBencodeDict } from '../../protocol/bencode-codec.js'
 import { TrackerError, throwIfAborted } from '../../protocol/errors.js'
 import { bytesToIp } from '../../protocol/ip-address.js'
 import { percentEncodeBytes } from '../../protocol/tracker/query-bytes.js'
-import { bencodeText, decodeBencode, isBencodeDict } from '../metainfo/bencode-codec.js'
 import { parseRendezvousOffer, type RendezvousOffer } from './rendezvous-offer.js'
 
 /** Largest tracker answer read; a tracker with 200 peers answers in a few kB. */

@@ -1,6 +1,6 @@
+import { type BencodeValue, isBencodeDict } from '../../protocol/bencode-codec.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
 import { bytesToIp } from '../../protocol/ip-address.js'
-import { type BencodeValue, isBencodeDict } from '../metainfo/bencode-codec.js'
 
 /** The `punchswarm` key of an announce answer (docs/protocol/connect-request.md, Announce extension). */
 export interface RendezvousOffer {

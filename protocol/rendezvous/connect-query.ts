@@ -1,4 +1,5 @@
 import bencode from 'bencode'
+import { decodeBencode } from '../bencode-codec.js'
 import type { UdpAddress } from '../datagram-socket.js'
 import { DecodeError, TrackerError } from '../errors.js'
 import { bytesToIp, ipFamily, ipToBytes } from '../ip-address.js'
@@ -102,7 +103,8 @@ export function encodeConnectRefusal(code: RendezvousErrorName, reason: string):
 export function decodeConnectAnswer(body: Uint8Array): HttpConnectAnswer {
   let d: Record<string, unknown>
   try {
-    d = bencode.decode(body) as Record<string, unknown>
+    // The strict codec: the `bencode` package loops forever on a negative string length.
+    d = decodeBencode(body) as Record<string, unknown>
   } catch (cause) {
     throw new DecodeError('DECODE_BAD_BENCODE', 'connect answer is not bencoded', { cause })
   }
@@ -134,5 +136,12 @@ export function decodeConnectAnswer(body: Uint8Array): HttpConnectAnswer {
     throw new DecodeError('DECODE_BAD_VALUE', 'connect answer lacks endpoint, nat, punch delay or nonce')
   }
   const lan = fromCompact(d['lan endpoint'])
-  return { target, ...(lan ? { targetLan: lan } : {}), targetNatClass: nat, punchDelayMs: delay, nonce }
+  // A copy: the body it came in is not kept alive by the answer.
+  return {
+    target,
+    ...(lan ? { targetLan: lan } : {}),
+    targetNatClass: nat,
+    punchDelayMs: delay,
+    nonce: Uint8Array.from(nonce),
+  }
 }

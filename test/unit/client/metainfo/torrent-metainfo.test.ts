@@ -4,7 +4,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeBencode, encodeBencode } from '../../../../client/metainfo/bencode-codec.js'
 import { parseMagnet, toMagnetUri } from '../../../../client/metainfo/magnet-link.js'
 import {
   autoPieceLength,
@@ -16,6 +15,7 @@ import {
   metainfoFromInfoDict,
   parseTorrentBytes,
 } from '../../../../client/metainfo/torrent-loader.js'
+import { decodeBencode, encodeBencode } from '../../../../protocol/bencode-codec.js'
 import { UsageError } from '../../../../protocol/errors.js'
 
 const dirs: string[] = []

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import Wire from 'bittorrent-protocol'
 import { describe, expect, it } from 'vitest'
 import { frame, handshakeBytes } from '../../../../bench/fuzz/codec-targets.js'
-import { encodeBencode } from '../../../../client/metainfo/bencode-codec.js'
 import { guardWire, safeUtMetadata } from '../../../../client/swarm/wire-guard.js'
+import { encodeBencode } from '../../../../protocol/bencode-codec.js'
 import { PunchswarmError } from '../../../../protocol/errors.js'
 
 const INFO = encodeBencode({ name: 'a', 'piece length': 16384, length: 10, pieces: new Uint8Array(20) })

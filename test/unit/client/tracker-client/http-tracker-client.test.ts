@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { encodeBencode } from '../../../../client/metainfo/bencode-codec.js'
 import { announceUrl, parseAnnounceResponse } from '../../../../client/tracker-client/http-tracker-client.js'
+import { encodeBencode } from '../../../../protocol/bencode-codec.js'
 
 const URL_ = 'http://t/announce'
 

@@ -1,4 +1,4 @@
-import { DecodeError } from '../../protocol/errors.js'
+import { DecodeError } from './errors.js'
 
 /**
  * A strict bencode codec (BEP 3) for .torrent files, fast-resume data and tracker answers.
@@ -38,6 +38,16 @@ export function decodeBencodeWithSpan(bytes: Uint8Array, spanKey?: string): Deco
   const value = d.value(0)
   if (d.pos !== bytes.length) throw new DecodeError('DECODE_BAD_BENCODE', `trailing bytes at offset ${d.pos}`)
   return d.span ? { value, span: d.span } : { value }
+}
+
+/**
+ * The length of the one bencoded value `bytes` starts with (what follows it is not read). Throws
+ * `DecodeError` unless that value is well formed: used to vet bytes before a looser decoder sees them.
+ */
+export function bencodePrefixLength(bytes: Uint8Array): number {
+  const d = new Decoder(bytes)
+  d.value(0)
+  return d.pos
 }
 
 class Decoder {
