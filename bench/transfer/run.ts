@@ -119,7 +119,7 @@ async function punchswarmRun(
   mkdirSync(leechDir)
   const seeder = new CliProcess(
     CLI,
-    ['seed', torrent, '--dir', seedDir, '-p', '0', '--json', transportFlag(transport)],
+    ['seed', torrent, '--dir', seedDir, '-p', '0', '--json', '--no-dht', transportFlag(transport)],
     tmp!,
   )
   track(seeder.child)
@@ -151,6 +151,7 @@ async function punchswarmRun(
         '--peer',
         `127.0.0.1:${port}`,
         '--json',
+        '--no-dht',
         transportFlag(transport),
         '--timeout',
         String(Math.ceil(CAP_MS / 1000)),

@@ -43,8 +43,16 @@ export function registerGetCommand(program: Command): void {
     .option('--max-download-rate <bytes>', 'download cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--seed', 'keep seeding after the download completes, until stopped')
+    .option('--no-dht', 'do not use the DHT (BEP 5) to find peers or announce')
+    .option(
+      '--dht-bootstrap <host:port>',
+      'join the DHT through this node, not the public routers; repeat for more',
+      collect,
+    )
     .option('--json', 'print one JSON event per line')
     .action(async (target: string, flags: GetFlags) => {
+      // Every flag is checked before any work (hashing a directory to seed, reading a torrent).
+      const clientOptions = swarmClientOptions(flags)
       const out = swarmOutput(flags.json === true)
       const timeoutS = flags.timeout === undefined ? undefined : parsePositiveInt(flags.timeout, 'timeout')
       const maxDownloadRate = optionalRate(flags.maxDownloadRate, 'max-download-rate')
@@ -72,7 +80,7 @@ export function registerGetCommand(program: Command): void {
         trackers = [...metainfo.announce, ...trackers]
       }
       const started = performance.now()
-      const client = await SwarmClient.open(swarmClientOptions(flags))
+      const client = await SwarmClient.open(clientOptions)
       out.event('listening', { port: client.port })
       const session = await client.add({
         infoHash,
@@ -85,6 +93,8 @@ export function registerGetCommand(program: Command): void {
       })
       client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) => out.event('peer', peerFields(l)))
+      const dht = client.dht
+      dht?.on('announced', (_, info) => out.event('dht', { nodes: info.nodes, routingTable: dht.nodeCount }))
       session.on('metadata', (m) =>
         out.event('metadata', { name: m.name, pieces: m.layout.pieceCount, length: m.layout.length }),
       )

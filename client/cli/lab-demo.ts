@@ -93,6 +93,8 @@ export async function runLabDemo(): Promise<void> {
       '-p',
       '0',
       '--json',
+      // The lab has no route to the public DHT: peers meet through the tracker.
+      '--no-dht',
     ])
     const magnet = await firstLine(seed, (l) => l.event === 'magnet', 15_000)
     say(`2. seeder: punchswarm seed payload.bin (4 MiB) --tracker ${announce}`)
@@ -110,6 +112,7 @@ export async function runLabDemo(): Promise<void> {
       '--timeout',
       '40',
       '--json',
+      '--no-dht',
     ])
     const punched = firstLine(get, (l) => l.event === 'punched', 45_000)
     const code = await new Promise<number | null>((r) => get.on('exit', (c) => r(c)))

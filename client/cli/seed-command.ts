@@ -38,8 +38,16 @@ export function registerSeedCommand(program: Command): void {
       'allow',
     )
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
+    .option('--no-dht', 'do not use the DHT (BEP 5) to find peers or announce')
+    .option(
+      '--dht-bootstrap <host:port>',
+      'join the DHT through this node, not the public routers; repeat for more',
+      collect,
+    )
     .option('--json', 'print one JSON event per line')
     .action(async (path: string, flags: SeedFlags) => {
+      // Every flag is checked before any work (hashing a directory to seed, reading a torrent).
+      const clientOptions = swarmClientOptions(flags)
       const maxUploadRate = optionalRate(flags.maxUploadRate, 'max-upload-rate')
       const out = swarmOutput(flags.json === true)
       const peers = (flags.peer ?? []).map((p) => {
@@ -62,7 +70,7 @@ export function registerSeedCommand(program: Command): void {
         metainfo = parseTorrentBytes(await createTorrent(path, { trackers }))
         dir = dirname(resolve(path))
       }
-      const client = await SwarmClient.open(swarmClientOptions(flags))
+      const client = await SwarmClient.open(clientOptions)
       const session = await client.add({
         infoHash: metainfo.infoHash,
         metainfo,
@@ -82,6 +90,8 @@ export function registerSeedCommand(program: Command): void {
       out.line(magnet)
       client.on('punched', (p) => out.event('punched', p))
       session.on('peer', (l) => out.event('peer', peerFields(l)))
+      const dht = client.dht
+      dht?.on('announced', (_, info) => out.event('dht', { nodes: info.nodes, routingTable: dht.nodeCount }))
       for (const p of peers) session.addPeer(p.address, p.port)
       const stopTracking = out.track(session, 'seeding')
       try {

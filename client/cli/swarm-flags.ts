@@ -1,4 +1,5 @@
 import { UsageError } from '../../protocol/errors.js'
+import { DEFAULT_DHT_BOOTSTRAP, parseBootstrapNode } from '../dht/bootstrap-nodes.js'
 import type { EncryptionMode } from '../swarm/peer-encryption.js'
 import type { SwarmClientOptions } from '../swarm/swarm-client.js'
 import { parsePort } from './parse-port.js'
@@ -9,6 +10,8 @@ export interface SwarmFlags {
   tcp: boolean
   utp: boolean
   encryption: string
+  dht: boolean
+  dhtBootstrap?: string[]
 }
 
 /** SwarmClient options from `seed`'s or `get`'s flags; a bad value is a UsageError. */
@@ -18,6 +21,9 @@ export function swarmClientOptions(flags: SwarmFlags): SwarmClientOptions {
     tcp: flags.tcp,
     utp: flags.utp,
     encryption: parseEncryption(flags.encryption),
+    ...(flags.dht
+      ? { dht: { bootstrap: flags.dhtBootstrap?.map(parseBootstrapNode) ?? [...DEFAULT_DHT_BOOTSTRAP] } }
+      : {}),
   }
 }
 

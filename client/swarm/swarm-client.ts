@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Clock, Random } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
 import { PunchError, TransportError } from '../../protocol/errors.js'
+import { DhtNode, type DhtNodeOptions } from '../dht/dht-node.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
@@ -54,6 +55,11 @@ export interface SwarmClientOptions {
    * is closed: bytes that are neither a handshake nor the start of PE would hold it open. @default 10000
    */
   handshakeTimeoutMs?: number
+  /**
+   * Run a mainline DHT node (BEP 5) on the shared UDP socket, joined through these contacts, and find
+   * and announce every torrent that is not private there. Off unless given.
+   */
+  dht?: DhtNodeOptions
 }
 
 export interface SwarmClientDeps {
@@ -93,6 +99,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private readonly extraEndpoints: UtpEndpoint[] = []
   /** Birthday-probing sockets the rendezvous opened from behind a symmetric NAT; closed with the client. */
   private readonly extraSockets: UdpSocket[] = []
+  /** The DHT node, when `options.dht` asked for one. */
+  readonly dht: DhtNode | undefined
 
   private constructor(
     private readonly options: SwarmClientOptions,
@@ -106,6 +114,11 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     this.clock = deps.clock ?? realClock
     this.random = deps.random ?? realRandom
     this.peerId = options.peerId ?? Uint8Array.from(Buffer.concat([Buffer.from('-PS0001-'), randomBytes(12)]))
+    if (options.dht) {
+      this.dht = new DhtNode(udpSocket, options.dht, this.clock)
+      this.dht.on('peer', (infoHash, peer) => this.sessions.get(infoHash)?.addPeer(peer.address, peer.port))
+      this.dht.on('warning', (message) => this.deps.logger?.debug({ message }, 'dht'))
+    }
     // A punched path gone quiet: is our own mapping still the one registered? The keepalive's answer says.
     this.paths = new PunchedPathWatch({
       clock: this.clock,
@@ -184,10 +197,21 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
             }
           : {}),
         ...(this.deps.logger ? { logger: this.deps.logger } : {}),
+        ...(this.dht ? { dht: { port: this.port, onPeerNode: (c) => this.dht?.addNode(c) } } : {}),
       },
     )
     this.sessions.set(Buffer.from(o.infoHash).toString('hex'), session)
     await session.start(o.signal ? { signal: o.signal } : {})
+    const dht = this.dht
+    if (dht && !o.metainfo?.private) {
+      // The port the DHT sees our datagrams come from is where uTP answers (through a NAT too), so
+      // announce that (`implied_port`); without uTP, the TCP port.
+      dht.track(o.infoHash, { port: this.utp ? 0 : this.port, downloading: () => !session.complete })
+      // BEP 27: a magnet link's torrent may turn out private once its info dictionary arrives.
+      session.once('metadata', (m) => {
+        if (m.private) dht.untrack(o.infoHash)
+      })
+    }
     return session
   }
 
@@ -197,6 +221,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     // because the data directory vanished): a client that keeps its sockets never exits.
     const stopped = await Promise.allSettled([...this.sessions.values()].map((s) => s.stop()))
     this.sessions.clear()
+    await this.dht?.close()
     this.paths.stop()
     for (const s of this.open) s.destroy()
     if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()

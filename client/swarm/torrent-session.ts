@@ -57,6 +57,11 @@ export interface TorrentSessionDeps {
   logger?: Logger
   /** Given, the session asks trackers for the rendezvous extension and passes each offer on. */
   onRendezvousOffer?: (session: TorrentSession, offer: RendezvousOffer, trackerUrl: string) => void
+  /**
+   * Given (the client runs a DHT node and the torrent is not private), handshakes set the DHT bit,
+   * a PORT message (BEP 5) tells peers where our node is, and theirs is passed on here.
+   */
+  dht?: { port: number; onPeerNode: (contact: { address: string; port: number }) => void }
 }
 
 export interface TorrentSessionEvents {
@@ -122,6 +127,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   readonly down: RateMeter
   readonly up: RateMeter
   private readonly infoHashHex: string
+  private readonly peerIdHex: string
 
   constructor(
     private readonly options: TorrentSessionOptions,
@@ -130,6 +136,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     super()
     this.metainfo = options.metainfo
     this.infoHashHex = Buffer.from(options.infoHash).toString('hex')
+    this.peerIdHex = Buffer.from(options.peerId).toString('hex')
     this.choker = new Choker({ random: deps.random })
     const now = () => deps.clock.now()
     this.down = new RateMeter(now)
@@ -303,8 +310,10 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     wire.setKeepAlive(true)
     // BEP 6 (fast extension) as libtorrent and Transmission: a choke or a block we cannot serve is
     // answered with a reject, so the asker re-asks elsewhere at once; a seed may say "have all".
-    wire.handshake(this.options.infoHash, this.options.peerId, { dht: false, fast: true })
+    wire.handshake(this.options.infoHash, this.options.peerId, { dht: this.usesDht(), fast: true })
     this.wireEvents(link)
+    // An incoming peer's handshake is in already; an outgoing one's is answered in wireEvents.
+    if (wire.peerId !== null) this.sendDhtPort(wire)
     this.emit('peer', link)
   }
 
@@ -329,6 +338,15 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     wire.on('handshake', (infoHash: string, peerId: string) => {
       if (infoHash !== this.infoHashHex) this.closeLink(link, 'wrong info hash')
       else if (this.bannedPeerIds.has(peerId)) this.closeLink(link, 'banned')
+      else if (peerId === this.peerIdHex) {
+        // Our own address, from the DHT or a peer's PEX: never dialled again.
+        const known = this.known.get(link.id)
+        if (known) known.banned = true
+        this.closeLink(link, 'connected to ourselves')
+      } else this.sendDhtPort(wire)
+    })
+    wire.on('port', (port: number) => {
+      if (this.usesDht()) this.deps.dht!.onPeerNode({ address: link.address, port })
     })
     wire.on('extended', (ext: string, msg: { reqq?: unknown }) => {
       if (ext === 'handshake' && typeof msg.reqq === 'number' && msg.reqq > 0) {
@@ -373,6 +391,16 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     wire.on('error', (err: Error) => this.closeLink(link, err.message))
     wire.on('timeout', () => this.closeLink(link, 'timed out'))
     if (this.store && this.store.verifiedCount > 0) wire.bitfield(this.store.bitfield())
+  }
+
+  /** BEP 27: a private torrent's peers come from its trackers only, so no DHT. */
+  private usesDht(): boolean {
+    return this.deps.dht !== undefined && !this.metainfo?.private
+  }
+
+  /** BEP 5: a peer that set the DHT bit learns our node's port. */
+  private sendDhtPort(wire: Wire): void {
+    if (this.usesDht() && wire.peerExtensions.dht && !wire.destroyed) wire.port(this.deps.dht!.port)
   }
 
   private closeLink(link: PeerLink, reason?: string): void {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type CliProcess, runCli } from '../helpers/cli-process.js'
+import { startPlainDhtNode } from '../helpers/dht-nodes.js'
 import { xorshiftRandom } from '../helpers/xorshift-random.js'
 
 const cleanups: (() => unknown)[] = []
@@ -90,6 +91,27 @@ describe('punchswarm seed and get', () => {
     expect(getter.stdout()).toMatch(/complete and verified/)
   }, 60_000)
 
+  it('get finds a seeder through the DHT alone (a magnet with no tracker, no --peer) and exits 0', async () => {
+    const dhtNodes: (() => unknown)[] = []
+    cleanups.push(async () => {
+      for (const c of dhtNodes.reverse()) await c()
+    })
+    const first = await startPlainDhtNode([], dhtNodes)
+    const entry = `127.0.0.1:${first.address().port}`
+    for (let i = 0; i < 3; i++)
+      await startPlainDhtNode([{ host: '127.0.0.1', port: first.address().port }], dhtNodes)
+    const f = fixture(2 * MiB + 3)
+    const seeder = start(['seed', join(f.src, 'payload.bin'), '-p', '0', '--json', '--dht-bootstrap', entry])
+    const magnet = String((await waitForEvent(seeder, (e) => e.event === 'magnet')).uri)
+    expect(magnet).not.toMatch(/[?&]tr=/)
+    await waitForEvent(seeder, (e) => e.event === 'dht' && (e.nodes as number) > 0)
+    const out = join(f.root, 'out')
+    const get = start(['get', magnet, '-o', out, '--timeout', '20', '--json', '--dht-bootstrap', entry])
+    expect(await get.exited).toBe(0)
+    expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
+    expect(events(get).some((e) => e.event === 'dht' && (e.nodes as number) > 0)).toBe(true)
+  }, 60_000)
+
   it('a download killed with SIGKILL at several random moments resumes each time, never fetching verified pieces again', async () => {
     // The kill moments come from a seed (printed on failure): PUNCHSWARM_FAULT_SEED replays a run.
     const seed = Number(process.env.PUNCHSWARM_FAULT_SEED ?? Date.now() % 1_000_000)
@@ -169,6 +191,7 @@ describe('punchswarm seed and get', () => {
       ],
       /no peer/i,
     ],
+    [['seed', '/tmp', '--dht-bootstrap', 'router.example:port'], /--dht-bootstrap must be host:port/],
   ])(
     '%j fails with one line and a non-zero exit',
     async (args, message) => {

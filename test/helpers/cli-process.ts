@@ -15,9 +15,14 @@ export interface CliProcess {
   kill(signal?: NodeJS.Signals): void
 }
 
-/** Spawns `punchswarm ...args`; the caller kills it in teardown. */
+/**
+ * Spawns `punchswarm ...args`; the caller kills it in teardown. Tests keep their traffic on loopback,
+ * so `seed` and `get` run without the public DHT (`--no-dht`) unless the test sets the DHT up itself.
+ */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+  const swarm = args[0] === 'seed' || args[0] === 'get'
+  const dhtChosen = args.some((a) => a === '--no-dht' || a === '--dht-bootstrap')
+  const child = spawn(process.execPath, [CLI_PATH, ...args, ...(swarm && !dhtChosen ? ['--no-dht'] : [])], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -37,6 +37,7 @@ async function seededLab(sites: string[], bytes: number, seedArgs: string[] = []
       '--timeout',
       String(timeoutS),
       '--json',
+      '--no-dht',
     ])
   return { lab: l, tracker, dir, content, seed, get, sites: l.sites }
 }

@@ -97,6 +97,7 @@ export async function seedRandomFile(
     '-p',
     '0',
     '--json',
+    '--no-dht',
     ...seedArgs,
   ])
   const magnet = String((await seed.out.wait((l) => l.event === 'magnet')).uri)
@@ -122,6 +123,7 @@ export async function runGet(
     '--timeout',
     String(timeoutSeconds),
     '--json',
+    '--no-dht',
   ])
   const out = lines(child)
   const exit = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
