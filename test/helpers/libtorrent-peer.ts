@@ -28,6 +28,8 @@ export type LtEvent =
   | { event: 'error'; message: string }
   | { event: 'alert'; type: string; message: string }
   | { event: 'peer_connect' | 'peer_disconnected'; ip: string; port: number }
+  | { event: 'dht_reply'; num_peers: number }
+  | { event: 'dht_bootstrap' }
   | LtPeerStatus
 
 export interface LtRunOptions {
@@ -42,6 +44,8 @@ export interface LtRunOptions {
   announce_interval?: number
   /** MSE/PE: libtorrent's default ('enabled') or RC4 required both ways ('forced'). */
   encryption?: 'enabled' | 'forced'
+  /** Run libtorrent's DHT, joined through this `ip:port` only (loopback restrictions lifted). */
+  dht_bootstrap?: string
   /** Report every other alert too, as `{ event: 'alert', type, message }`. */
   verbose?: boolean
 }

@@ -6,12 +6,14 @@ Usage: lt-peer.py '<json options>'
   {"action": "run", "torrent": path | null, "magnet": uri | null, "save": dir, "seed": bool,
    "port": N, "utp": bool, "tcp": bool, "buffers": bytes | null, "announce_interval": s,
    "verbose": bool (every other alert as {"event": "alert", "type", "message"}),
-   "encryption": "enabled" (libtorrent's default: PE tried first, plaintext allowed) | "forced" (RC4 only)}
+   "encryption": "enabled" (libtorrent's default: PE tried first, plaintext allowed) | "forced" (RC4 only),
+   "dht_bootstrap": "127.0.0.1:PORT" (run the DHT, joined through that node only)}
 
 Prints one JSON object per line on stdout (events), reads JSON commands on stdin:
   {"cmd": "connect", "ip": ..., "port": ...}   connect a peer by hand
   {"cmd": "quit"}
-Everything stays on 127.0.0.1: DHT, LSD, UPnP and NAT-PMP are off.
+Everything stays on 127.0.0.1: LSD, UPnP and NAT-PMP are off, and so is the DHT unless a loopback
+bootstrap node is given.
 """
 import json
 import os
@@ -63,6 +65,19 @@ def run(o):
         settings["out_enc_policy"] = int(lt.enc_policy.forced)
         settings["in_enc_policy"] = int(lt.enc_policy.forced)
         settings["allowed_enc_level"] = int(lt.enc_level.rc4)
+    if o.get("dht_bootstrap"):
+        # A DHT of a few nodes on 127.0.0.1: libtorrent's defaults keep one node per IP, ignore reserved
+        # address ranges and prefer node ids derived from the node's public IP, none of which suit loopback.
+        settings.update({
+            "enable_dht": True,
+            "dht_bootstrap_nodes": o["dht_bootstrap"],
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_ignore_dark_internet": False,
+            "dht_prefer_verified_node_ids": False,
+            # A torrent added before the DHT is up waits for the announce timer (900 s by default).
+            "dht_announce_interval": 5,
+        })
     if o.get("buffers"):
         settings["recv_socket_buffer_size"] = o["buffers"]
         settings["send_socket_buffer_size"] = o["buffers"]
@@ -102,6 +117,10 @@ def run(o):
                 emit(event="finished")
             elif t == "metadata_received_alert":
                 emit(event="metadata")
+            elif t == "dht_reply_alert":
+                emit(event="dht_reply", num_peers=a.num_peers)
+            elif t == "dht_bootstrap_alert":
+                emit(event="dht_bootstrap")
             elif t == "torrent_error_alert":
                 emit(event="error", message=a.message())
             elif o.get("verbose"):
