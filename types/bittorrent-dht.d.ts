@@ -33,6 +33,8 @@ declare module 'bittorrent-dht' {
     /** k-rpc-socket's query timeout, ms. */
     timeout?: number
     maxPeers?: number
+    /** How long an announced peer is kept, ms (0: until evicted). */
+    maxAge?: number
     maxTables?: number
   }
 

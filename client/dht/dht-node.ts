@@ -3,11 +3,14 @@ import DHT from 'bittorrent-dht'
 import type { Clock, TimerHandle } from '../../protocol/clock.js'
 import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import { DhtSocket } from './dht-socket.js'
+import { boundReplies } from './reply-bounds.js'
 
 /** libtorrent's dht_announce_interval: a torrent is announced (and looked up) every 15 minutes. */
 export const DHT_ANNOUNCE_INTERVAL_MS = 15 * 60_000
 /** While downloading, peers that announced since the last lookup are worth finding sooner. */
 export const DHT_LOOKUP_INTERVAL_MS = 5 * 60_000
+/** Peers announced to us are forgotten after this unless announced again (they re-announce every 15 min). */
+export const DHT_PEER_MAX_AGE_MS = 30 * 60_000
 /** An announce that reached no node is retried after this, doubling up to DHT_ANNOUNCE_INTERVAL_MS. */
 export const DHT_RETRY_MS = 10_000
 
@@ -57,8 +60,10 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     this.dht = new DHT({
       socket: this.socket,
       bootstrap: options.bootstrap,
+      maxAge: DHT_PEER_MAX_AGE_MS,
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     })
+    boundReplies(this.dht)
     this.dht.on('peer', (peer: { host: string; port: number }, infoHash: Uint8Array) => {
       const hex = Buffer.from(infoHash).toString('hex')
       if (this.tracked.has(hex) && peer.port > 0)

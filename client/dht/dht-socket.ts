@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { bencodePrefixLength } from '../../protocol/bencode-codec.js'
 import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
 import { classifyClientDatagram } from '../../protocol/udp-framing.js'
+import { DHT_MAX_DATAGRAM_BYTES } from './reply-bounds.js'
 
 /**
  * The client's shared UDP socket as k-rpc-socket (under bittorrent-dht) expects a node:dgram socket:
@@ -56,7 +57,10 @@ export class DhtSocket extends EventEmitter {
     address: string,
     cb?: (err: Error | null) => void,
   ): void {
-    if (this.attached) this.socket.send(buf.subarray(offset, offset + length), { address, port })
+    // A backstop for reply-bounds.ts: nothing the DHT sends may be large enough to amplify.
+    if (this.attached && length <= DHT_MAX_DATAGRAM_BYTES) {
+      this.socket.send(buf.subarray(offset, offset + length), { address, port })
+    }
     if (cb) process.nextTick(cb, null)
   }
 

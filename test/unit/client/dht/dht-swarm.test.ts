@@ -1,13 +1,25 @@
 import { randomBytes } from 'node:crypto'
+import { createSocket } from 'node:dgram'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type DHT from 'bittorrent-dht'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DhtNode } from '../../../../client/dht/dht-node.js'
+import {
+  DHT_MAX_DATAGRAM_BYTES,
+  DHT_MAX_NODES_PER_REPLY,
+  DHT_MAX_PEERS_PER_REPLY,
+} from '../../../../client/dht/reply-bounds.js'
 import { createTorrent } from '../../../../client/metainfo/torrent-creator.js'
 import { parseTorrentBytes } from '../../../../client/metainfo/torrent-loader.js'
 import { SwarmClient } from '../../../../client/swarm/swarm-client.js'
+import {
+  type BencodeDict,
+  type BencodeInput,
+  decodeBencode,
+  encodeBencode,
+} from '../../../../protocol/bencode-codec.js'
 import { pingDhtNode, startPlainDhtNode } from '../../../helpers/dht-nodes.js'
 
 const cleanups: (() => unknown)[] = []
@@ -131,6 +143,59 @@ describe('the DHT (BEP 5) on the shared UDP socket', () => {
     }
     expect(seeder.dht!.nodeCount).toBe(1)
     expect(leecher.dht!.nodeCount).toBe(1)
+  }, 30_000)
+
+  it('replies stay small: at most 100 peers and 8 nodes, whatever was announced and known', async () => {
+    // A routing table of 12 nodes, and one address that announces 300 ports for one hash.
+    const first = await plainNode([])
+    const entry = [{ host: '127.0.0.1', port: first.address().port }]
+    for (let i = 0; i < 11; i++) await plainNode(entry)
+    const client = await SwarmClient.open({ host: '127.0.0.1', dht: { bootstrap: entry } })
+    cleanups.push(() => client.close())
+    await client.dht!.ready()
+    expect(client.dht!.nodeCount).toBeGreaterThan(DHT_MAX_NODES_PER_REPLY)
+
+    const raw = createSocket('udp4')
+    cleanups.push(() => raw.close())
+    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()))
+    const replies = new Map<string, Buffer>()
+    raw.on('message', (m: Buffer) => {
+      const d = decodeBencode(m) as BencodeDict
+      replies.set(Buffer.from(d.t as Uint8Array).toString(), m)
+    })
+    const ask = async (t: string, q: string, a: Record<string, BencodeInput>) => {
+      raw.send(
+        encodeBencode({ t, y: 'q', q, a: { id: new Uint8Array(20).fill(3), ...a } }),
+        client.port,
+        '127.0.0.1',
+      )
+      for (let i = 0; i < 100 && !replies.has(t); i++) await new Promise((r) => setTimeout(r, 10))
+      const m = replies.get(t)
+      if (!m) throw new Error(`no answer to ${q}`)
+      return { bytes: m.length, r: (decodeBencode(m) as BencodeDict).r as BencodeDict }
+    }
+    const infoHash = new Uint8Array(20).fill(0x42)
+    const { r } = await ask('t0', 'get_peers', { info_hash: infoHash })
+    for (let port = 1000; port < 1300; port++) {
+      raw.send(
+        encodeBencode({
+          t: `a${port}`,
+          y: 'q',
+          q: 'announce_peer',
+          a: { id: new Uint8Array(20).fill(3), info_hash: infoHash, port, token: r.token as Uint8Array },
+        }),
+        client.port,
+        '127.0.0.1',
+      )
+      if (port % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    const withPeers = await ask('t1', 'get_peers', { info_hash: infoHash })
+    expect((withPeers.r.values as Uint8Array[]).length).toBe(DHT_MAX_PEERS_PER_REPLY)
+    expect(withPeers.bytes).toBeLessThanOrEqual(DHT_MAX_DATAGRAM_BYTES)
+    const nodes = await ask('t2', 'find_node', { target: new Uint8Array(20).fill(9) })
+    expect((nodes.r.nodes as Uint8Array).length).toBe(DHT_MAX_NODES_PER_REPLY * 26)
+    expect(nodes.bytes).toBeLessThanOrEqual(DHT_MAX_DATAGRAM_BYTES)
   }, 30_000)
 
   it('without the DHT option the client runs no node: a ping to its port goes unanswered', async () => {
