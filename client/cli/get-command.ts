@@ -36,8 +36,8 @@ export function registerGetCommand(program: Command): void {
     .option('--no-utp', 'do not use uTP')
     .option(
       '--encryption <mode>',
-      'MSE/PE: allow (accept encrypted peers) or require (encrypted only)',
-      'allow',
+      'MSE/PE: prefer (dial encrypted, plaintext if refused), allow (dial plaintext) or require (RC4 only)',
+      'prefer',
     )
     .option('--timeout <seconds>', 'fail if no peer has connected by then')
     .option('--max-download-rate <bytes>', 'download cap in bytes per second (k and m suffixes: 500k, 2m)')

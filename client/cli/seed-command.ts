@@ -34,8 +34,8 @@ export function registerSeedCommand(program: Command): void {
     .option('--no-utp', 'do not use uTP')
     .option(
       '--encryption <mode>',
-      'MSE/PE: allow (accept encrypted peers) or require (encrypted only)',
-      'allow',
+      'MSE/PE: prefer (dial encrypted, plaintext if refused), allow (dial plaintext) or require (RC4 only)',
+      'prefer',
     )
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--no-dht', 'do not use the DHT (BEP 5) to find peers or announce')

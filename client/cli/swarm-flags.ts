@@ -29,8 +29,8 @@ export function swarmClientOptions(flags: SwarmFlags): SwarmClientOptions {
 
 /** `--encryption`: MSE/PE for the swarm client (client/swarm/peer-encryption.ts). */
 function parseEncryption(text: string): EncryptionMode {
-  if (text === 'allow' || text === 'require') return text
-  throw new UsageError('USAGE_BAD_ARGUMENT', `--encryption must be allow or require, got '${text}'`)
+  if (text === 'allow' || text === 'prefer' || text === 'require') return text
+  throw new UsageError('USAGE_BAD_ARGUMENT', `--encryption must be prefer, allow or require, got '${text}'`)
 }
 
 /** A rate flag's bytes per second, if it was given. */

@@ -9,11 +9,14 @@ import { guardWire } from './wire-guard.js'
  * MSE/PE, the message stream encryption libtorrent, qBittorrent and Transmission speak (their
  * "allow" / "prefer" / "require encryption" settings). bittorrent-protocol implements the handshake
  * and RC4; this file picks the roles.
- * - `allow` (the default): incoming connections may open with a plaintext handshake or with PE (a
- *   plaintext payload is chosen when the peer offers it); outgoing ones are plaintext.
+ * - `prefer` (the default, as libtorrent's `enabled` and Transmission's "prefer"): outgoing
+ *   connections open with PE offering a plaintext or an RC4 payload (the peer picks), and are dialled
+ *   again in plaintext if the peer will not speak PE (SwarmClient); incoming ones may open either way
+ *   (a plaintext payload is chosen when the peer offers it).
+ * - `allow`: incoming as above; outgoing connections are plaintext.
  * - `require`: outgoing connections open with PE and RC4, incoming ones must too.
  */
-export type EncryptionMode = 'allow' | 'require'
+export type EncryptionMode = 'allow' | 'prefer' | 'require'
 
 /** How a connected wire's bytes travel: no PE, PE then plaintext, or PE then RC4. */
 export type WireEncryption = 'none' | 'handshake' | 'rc4'
@@ -24,7 +27,7 @@ interface WireEncryptor {
 
 /** A wire for a connection; `direction` and `mode` decide its part in PE (see {@link EncryptionMode}). */
 export function newWire(direction: 'in' | 'out', transport: PeerTransport, mode: EncryptionMode): Wire {
-  const pe = direction === 'in' ? (mode === 'require' ? 2 : 1) : mode === 'require' ? 2 : 0
+  const pe = mode === 'require' ? 2 : direction === 'in' || mode === 'prefer' ? 1 : 0
   const type = `${transport}${direction === 'in' ? 'Incoming' : 'Outgoing'}`
   return guardWire(new FramedWire(type, pe), pe !== 0)
 }

@@ -46,8 +46,9 @@ export interface SwarmClientOptions {
    */
   punch?: boolean
   /**
-   * MSE/PE (peer-encryption.ts): 'allow' accepts encrypted and plaintext incoming connections and
-   * dials in plaintext; 'require' dials encrypted (RC4) and refuses plaintext peers. @default 'allow'
+   * MSE/PE (peer-encryption.ts): every mode accepts encrypted incoming connections; 'prefer' dials
+   * with PE (either payload) and retries in plaintext, 'allow' dials in plaintext, 'require' dials
+   * with RC4 and refuses plaintext peers. @default 'prefer'
    */
   encryption?: EncryptionMode
   /**
@@ -297,10 +298,13 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         endpoint = new UtpEndpoint(path.socket, this.deps.clock ? { clock: this.deps.clock } : {})
         this.extraEndpoints.push(endpoint)
       }
-      const stream = await endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) })
+      const { wire, stream } = await this.openWire(
+        () => endpoint.connect(path.address, { signal: this.clock.timeoutSignal(10_000) }),
+        'utp',
+        session,
+      )
       this.firewalled.set(endpointKey(path.address), { session, peerId })
       // 4.
-      const wire = await this.outgoingWire(stream, 'utp', session)
       this.paths.watch(stream, wire)
       stream.once('close', () => session.addPeer(path.address.address, path.address.port))
       return { wire, address: path.address }
@@ -380,14 +384,15 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     }
     const timeout = this.options.dialTimeoutMs ?? 5000
     let lastError: unknown
-    if (this.utp) {
+    const utp = this.utp
+    if (utp) {
       try {
-        const stream = await this.utp.connect(
-          { address, port },
-          { signal: this.clock.timeoutSignal(timeout) },
+        const { wire, stream } = await this.openWire(
+          () => utp.connect({ address, port }, { signal: this.clock.timeoutSignal(timeout) }),
+          'utp',
+          session,
         )
         // Watched like a punched path: a plain dial to a peer behind NAT rides the hole a punch opened.
-        const wire = await this.outgoingWire(stream, 'utp', session)
         this.paths.watch(stream, wire)
         return { wire, transport: 'utp' }
       } catch (err) {
@@ -396,8 +401,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     }
     if (this.server) {
       try {
-        const socket = await connectTcp(address, port, timeout)
-        return { wire: await this.outgoingWire(socket, 'tcp', session), transport: 'tcp' }
+        const { wire } = await this.openWire(() => connectTcp(address, port, timeout), 'tcp', session)
+        return { wire, transport: 'tcp' }
       } catch (err) {
         lastError = err
       }
@@ -406,7 +411,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   }
 
   private incoming(stream: Duplex, address: string, port: number, transport: PeerTransport): void {
-    const mode = this.options.encryption ?? 'allow'
+    const mode = this.options.encryption ?? 'prefer'
     const wire = this.wireOver(stream, newWire('in', transport, mode))
     if (transport === 'utp') this.paths.watch(stream, wire)
     answerEncryption(wire, () => this.sessions.keys())
@@ -424,18 +429,39 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     })
   }
 
-  /** A wire for a connection we opened; with encryption required, once PE has set up RC4. */
+  /**
+   * A wire over a connection `connect` opens. With 'prefer' (the default) the connection opens with
+   * PE; a peer that closes it or stays silent instead (one that does not speak PE) gets a second
+   * connection in plaintext, as libtorrent retries.
+   */
+  private async openWire(
+    connect: () => Promise<Duplex>,
+    transport: PeerTransport,
+    session: TorrentSession,
+  ): Promise<{ wire: Wire; stream: Duplex }> {
+    const mode = this.options.encryption ?? 'prefer'
+    const stream = await connect()
+    try {
+      return { wire: await this.outgoingWire(stream, transport, session, mode), stream }
+    } catch (err) {
+      if (mode !== 'prefer' || !(err instanceof TransportError)) throw err
+      const plain = await connect()
+      return { wire: await this.outgoingWire(plain, transport, session, 'allow'), stream: plain }
+    }
+  }
+
+  /** A wire for a connection we opened; unless plaintext, once PE is done (with RC4 if required). */
   private async outgoingWire(
     stream: Duplex,
     transport: PeerTransport,
     session: TorrentSession,
+    mode: EncryptionMode,
   ): Promise<Wire> {
-    const mode = this.options.encryption ?? 'allow'
     const wire = this.wireOver(stream, newWire('out', transport, mode))
-    if (mode === 'require') {
+    if (mode !== 'allow') {
       const infoHash = Buffer.from(session.infoHash).toString('hex')
       await startEncryption(wire, infoHash, this.clock.timeoutSignal(this.options.dialTimeoutMs ?? 5000))
-      if (wireEncryption(wire) !== 'rc4') {
+      if (mode === 'require' && wireEncryption(wire) !== 'rc4') {
         wire.destroy()
         throw new TransportError(
           'TRANSPORT_REFUSED',

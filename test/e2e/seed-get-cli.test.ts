@@ -167,7 +167,7 @@ describe('punchswarm seed and get', () => {
         '--encryption',
         'maybe',
       ],
-      /--encryption must be allow or require/,
+      /--encryption must be prefer, allow or require/,
     ],
     [
       [

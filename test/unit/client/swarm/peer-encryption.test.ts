@@ -223,6 +223,66 @@ describe('SwarmClient encryption modes', () => {
     expect(peers).toEqual([])
   })
 
+  it('by default (prefer) a leecher downloads over RC4 from a seeder that requires it', async () => {
+    const r = await seedAndGet('require', 'prefer')
+    await until(() => r.session.complete, 20_000)
+    expect(readFileSync(r.file).equals(r.content)).toBe(true)
+    expect(r.peers.length).toBeGreaterThan(0)
+    expect(r.peers.every((e) => e === 'rc4')).toBe(true)
+  })
+
+  it('by default two punchswarm peers open with PE and keep a plaintext payload', async () => {
+    const r = await seedAndGet('prefer', 'prefer')
+    await until(() => r.session.complete, 20_000)
+    expect(readFileSync(r.file).equals(r.content)).toBe(true)
+    expect(r.peers.length).toBeGreaterThan(0)
+    expect(r.peers.every((e) => e === 'handshake')).toBe(true)
+    expect(r.seederPeers.every((e) => e === 'handshake')).toBe(true)
+  })
+
+  it('by default a peer that does not speak PE is dialled again in plaintext and downloaded from', async () => {
+    const dir = tempDir()
+    const content = randomBytes(200_000)
+    writeFileSync(join(dir, 'file.bin'), content)
+    const m = parseTorrentBytes(await createTorrent(join(dir, 'file.bin'), { pieceLength: 16384 }))
+    // A plaintext-only seed (stock bittorrent-protocol, no PE): it ends a connection that does not
+    // open with the BitTorrent handshake.
+    const firstBytes: number[] = []
+    const server = createServer((socket) => {
+      socket.on('error', () => {})
+      socket.once('data', (d: Buffer) => firstBytes.push(d[0]!))
+      const wire = new Wire()
+      wire.on('error', () => {})
+      socket.pipe(wire as unknown as NodeJS.WritableStream)
+      ;(wire as unknown as Internals).pipe(socket)
+      wire.on('handshake', () => {
+        wire.handshake(m.infoHashHex, randomBytes(20), { dht: false })
+        wire.bitfield(new Uint8Array(Math.ceil(m.layout.pieceCount / 8)).fill(0xff))
+      })
+      wire.on('interested', () => wire.unchoke())
+      wire.on(
+        'request',
+        (i: number, o: number, n: number, respond: (e: Error | null, b: Uint8Array) => void) => {
+          const at = i * m.layout.pieceLength + o
+          respond(null, content.subarray(at, at + n))
+        },
+      )
+      cleanups.push(() => socket.destroy())
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+    const leecher = await SwarmClient.open({ host: '127.0.0.1', punch: false, utp: false })
+    cleanups.push(() => leecher.close())
+    const out = join(dir, 'out')
+    const session = await leecher.add({ infoHash: m.infoHash, metainfo: m, dir: out })
+    session.addPeer('127.0.0.1', (server.address() as { port: number }).port)
+    await until(() => session.complete, 20_000)
+    expect(readFileSync(join(out, 'file.bin')).equals(content)).toBe(true)
+    // The first connection opened with PE (a DH key) and was ended, the second with the handshake.
+    expect(firstBytes.length).toBe(2)
+    expect(firstBytes[1]).toBe(19)
+  })
+
   it('a seeder requiring encryption turns a plaintext leecher away', async () => {
     const r = await seedAndGet('require', 'allow')
     await new Promise((resolve) => setTimeout(resolve, 1500))
