@@ -19,4 +19,6 @@ export interface PeerLink {
   /** Requests allowed in flight (BEP 10 `reqq` caps it). */
   maxRequests: number
   closed: boolean
+  /** When the session took it (its clock): a link that ends soon after counts as a failed dial. */
+  openedAt: number
 }

@@ -26,6 +26,8 @@ const TICK_MS = 1_000
 /** Requests in flight per peer: enough for ~2 s of its rate, within these bounds. */
 const MIN_PIPELINE = 8
 const MAX_PIPELINE = 500
+/** A link that lasted this long was a good connection: its peer's dial failures start again from 0. */
+const LASTING_LINK_MS = 30_000
 /** Piece buffers kept for reuse. */
 const SPARE_BUFFERS = 8
 
@@ -279,6 +281,13 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   ) {
     const id = `${info.address}:${info.port}`
     const knownPeer = this.known.get(id)
+    if (wire.peerId === this.peerIdHex) {
+      // Our own dial to our own address (from the DHT or a peer exchange) arriving: over uTP it comes
+      // from our own port, so that address is never dialled again.
+      if (knownPeer) knownPeer.banned = true
+      wire.destroy()
+      return
+    }
     const banned = knownPeer?.banned || (wire.peerId !== null && this.bannedPeerIds.has(wire.peerId))
     if (!this.running || banned || this.links.size >= (this.options.maxPeers ?? 50)) {
       wire.destroy()
@@ -296,6 +305,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       up: new RateMeter(now),
       counted: undefined,
       maxRequests: MIN_PIPELINE,
+      openedAt: now(),
       closed: false,
     }
     // A second connection to the same peer (both sides dialled): keep the first.
@@ -411,6 +421,12 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.picker && link.counted)
       this.picker.removeAvailability(peerBits(link.wire, this.metainfo!.layout.pieceCount))
     link.wire.destroy()
+    const known = this.known.get(link.id)
+    if (known) {
+      const now = this.deps.clock.now()
+      known.failures = now - link.openedAt >= LASTING_LINK_MS ? 0 : known.failures + 1
+      known.nextTryAt = now + (known.failures === 0 ? 1000 : Math.min(300_000, 1000 * 2 ** known.failures))
+    }
     if (reason) this.deps.logger?.debug({ peer: link.id, reason }, 'peer closed')
     this.emit('peer-closed', link)
     if (this.running) this.connectMore()
@@ -456,8 +472,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       this.deps
         .dial(k.address, k.port)
         .then(({ wire, transport }) => {
+          // Failures are reset only once the link has lasted (closeLink): a peer that accepts and
+          // closes at once (full, a seed meeting a seed, ourselves) must not be redialled in a loop.
           k.connecting = false
-          k.failures = 0
           if (!this.running) {
             wire.destroy()
             return
