@@ -1,5 +1,6 @@
 import type Wire from 'bittorrent-protocol'
 import utMetadata from 'ut_metadata'
+import { bencodePrefixLength } from '../../protocol/bencode-codec.js'
 import { ProtocolError, PunchswarmError } from '../../protocol/errors.js'
 import { PeerMessageFramer } from '../../protocol/wire/peer-message-framer.js'
 
@@ -74,6 +75,9 @@ type UtMetadataClass = new (wire: Wire) => UtMetadataInstance
  *   matched the info hash. Here the buffer is copied before it is checked.
  * - that decode throws inside an async function when the bytes are not bencode: an unhandled
  *   rejection, which ends the process. Here it becomes a 'warning' and a failed fetch.
+ * - it decodes the assembled bytes before it checks their hash, with the `bencode` package, which
+ *   loops forever on a negative string length: any peer of a magnet download could hang it. Here
+ *   bytes that are not well-formed bencode fail the fetch first.
  * The session still checks the metadata against its own info hash before using it.
  */
 export function safeUtMetadata(metadata?: Uint8Array): unknown {
@@ -82,7 +86,9 @@ export function safeUtMetadata(metadata?: Uint8Array): unknown {
     override async setMetadata(bytes: Uint8Array): Promise<boolean> {
       try {
         // Only the assembly buffer can change under the check; metadata we were given cannot.
-        return await super.setMetadata(bytes === this.metadata ? Uint8Array.from(bytes) : bytes)
+        const checked = bytes === this.metadata ? Uint8Array.from(bytes) : bytes
+        bencodePrefixLength(checked)
+        return await super.setMetadata(checked)
       } catch (err) {
         this.emit('warning', err)
         return false

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -112,4 +112,91 @@ describe('a peer sending extended messages the bencode package would hang on', (
     expect(readFileSync(join(root, 'out', 'payload.bin')).equals(content)).toBe(true)
     expect(seeder.child.exitCode).toBeNull()
   }, 60_000)
+})
+
+/**
+ * A peer of a magnet download that offers metadata and serves bytes the `bencode` package hangs on
+ * (ut_metadata decodes the assembled metadata before checking its hash). Speaks plaintext only, so
+ * the client's PE attempt is ended and it dials again in plaintext.
+ */
+async function badMetadataPeer(infoHash: Uint8Array, metadata: Buffer) {
+  let served = 0
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => {})
+    let buf = Buffer.alloc(0)
+    let shookHands = false
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      if (!shookHands) {
+        if (buf[0] !== 19) return void socket.destroy()
+        if (buf.length < 68) return
+        shookHands = true
+        buf = buf.subarray(68)
+        const reserved = Buffer.alloc(8)
+        reserved[5] = 0x10
+        const handshake = Buffer.from(`d1:md11:ut_metadatai3ee13:metadata_sizei${metadata.length}ee`)
+        const ext = Buffer.concat([Buffer.from([20, 0]), handshake])
+        socket.write(
+          Buffer.concat([
+            Buffer.from([19]),
+            Buffer.from('BitTorrent protocol'),
+            reserved,
+            infoHash,
+            randomBytes(20),
+          ]),
+        )
+        socket.write(Buffer.concat([u32(ext.length), ext]))
+      }
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const body = buf.subarray(4, 4 + buf.readUInt32BE(0))
+        buf = buf.subarray(4 + body.length)
+        // A ut_metadata request to our id 3: answer with piece 0, to the client's ut_metadata id (1).
+        if (body[0] === 20 && body[1] === 3 && body.includes(Buffer.from('msg_typei0e'))) {
+          const head = Buffer.from(`d8:msg_typei1e5:piecei0e10:total_sizei${metadata.length}ee`)
+          const msg = Buffer.concat([Buffer.from([20, 1]), head, metadata])
+          socket.write(Buffer.concat([u32(msg.length), msg]))
+          served++
+        }
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  cleanups.push(() => new Promise((r) => server.close(r)))
+  return { port: (server.address() as { port: number }).port, served: () => served }
+}
+
+describe('a peer serving metadata the bencode package would hang on', () => {
+  it('fails the metadata fetch and the magnet download stays alive', async () => {
+    const infoHash = randomBytes(20)
+    const evil = await badMetadataPeer(
+      infoHash,
+      Buffer.from('d4:infod6:lengthi1e4:name-3:abc12:piece lengthi16384eee'),
+    )
+    const get = runCli([
+      'get',
+      `magnet:?xt=urn:btih:${infoHash.toString('hex')}`,
+      '-o',
+      mkdtempSync(join(tmpdir(), 'punchswarm-hostile-meta-')),
+      '--peer',
+      `127.0.0.1:${evil.port}`,
+      '--json',
+    ])
+    cleanups.push(async () => {
+      get.kill('SIGKILL')
+      await get.exited
+    })
+    const deadline = Date.now() + 15_000
+    while (evil.served() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(evil.served()).toBeGreaterThan(0)
+    // Alive: it goes on reporting progress every 500 ms (a hung process prints nothing more).
+    const progress = () =>
+      get
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('"event":"progress"')).length
+    const before = progress()
+    await new Promise((r) => setTimeout(r, 2500))
+    expect(progress() - before).toBeGreaterThanOrEqual(3)
+    expect(get.child.exitCode).toBeNull()
+  }, 30_000)
 })
