@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli } from '../helpers/cli-process.js'
+import { type CliProcess, cliEvents, runCli, waitForCliEvent } from '../helpers/cli-process.js'
 import { startPlainDhtNode } from '../helpers/dht-nodes.js'
 import { xorshiftRandom } from '../helpers/xorshift-random.js'
 
@@ -22,30 +22,6 @@ function start(args: string[]): CliProcess {
     await p.exited
   })
   return p
-}
-
-/** JSON events printed so far by a `--json` process. */
-function events(p: CliProcess): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-
-async function waitForEvent(
-  p: CliProcess,
-  pred: (e: Record<string, unknown>) => boolean,
-  timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const hit = events(p).find(pred)
-    if (hit) return hit
-    if (p.child.exitCode !== null) throw new Error(`process exited: ${p.stderr().slice(-400)}`)
-    if (Date.now() > deadline) throw new Error(`no matching event; last: ${p.stdout().slice(-300)}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 function fixture(bytes: number) {
@@ -77,7 +53,7 @@ describe('punchswarm seed and get', () => {
     const get = start(['get', torrent, '-o', out, '-p', '0', '--timeout', '20', '--json'])
     expect(await get.exited).toBe(0)
     expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
-    expect(events(get).some((e) => e.event === 'complete')).toBe(true)
+    expect(cliEvents(get).some((e) => e.event === 'complete')).toBe(true)
   }, 60_000)
 
   it('seed prints a magnet link on its own line; get downloads it and exits 0', async () => {
@@ -102,14 +78,14 @@ describe('punchswarm seed and get', () => {
       await startPlainDhtNode([{ host: '127.0.0.1', port: first.address().port }], dhtNodes)
     const f = fixture(2 * MiB + 3)
     const seeder = start(['seed', join(f.src, 'payload.bin'), '-p', '0', '--json', '--dht-bootstrap', entry])
-    const magnet = String((await waitForEvent(seeder, (e) => e.event === 'magnet')).uri)
+    const magnet = String((await waitForCliEvent(seeder, (e) => e.event === 'magnet')).uri)
     expect(magnet).not.toMatch(/[?&]tr=/)
-    await waitForEvent(seeder, (e) => e.event === 'dht' && (e.nodes as number) > 0)
+    await waitForCliEvent(seeder, (e) => e.event === 'dht' && (e.nodes as number) > 0)
     const out = join(f.root, 'out')
     const get = start(['get', magnet, '-o', out, '--timeout', '20', '--json', '--dht-bootstrap', entry])
     expect(await get.exited).toBe(0)
     expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
-    expect(events(get).some((e) => e.event === 'dht' && (e.nodes as number) > 0)).toBe(true)
+    expect(cliEvents(get).some((e) => e.event === 'dht' && (e.nodes as number) > 0)).toBe(true)
   }, 60_000)
 
   it('a download killed with SIGKILL at several random moments resumes each time, never fetching verified pieces again', async () => {
@@ -124,16 +100,16 @@ describe('punchswarm seed and get', () => {
     expect(await created.exited).toBe(0)
     // A capped seeder (1 MiB/s) so the download is still under way when it is killed.
     const seeder = start(['seed', torrent, '--dir', f.src, '-p', '0', '--json', '--max-upload-rate', '1m'])
-    const { port } = (await waitForEvent(seeder, (e) => e.event === 'listening')) as { port: number }
+    const { port } = (await waitForCliEvent(seeder, (e) => e.event === 'listening')) as { port: number }
     const out = join(f.root, 'out')
     const args = ['get', torrent, '-o', out, '--peer', `127.0.0.1:${port}`, '--json']
     let had = 0
     for (const percent of kills) {
       const run = start(args)
       // What was verified before the last kill is there from the start (read back from disk).
-      const first = (await waitForEvent(run, (e) => e.event === 'progress')) as { have: number }
+      const first = (await waitForCliEvent(run, (e) => e.event === 'progress')) as { have: number }
       expect(first.have, why).toBeGreaterThanOrEqual(had)
-      const at = (await waitForEvent(
+      const at = (await waitForCliEvent(
         run,
         (e) => e.event === 'progress' && (e.percent as number) >= percent,
       )) as {
@@ -145,7 +121,7 @@ describe('punchswarm seed and get', () => {
     }
     const last = start(args)
     expect(await last.exited, why).toBe(0)
-    const done = (await waitForEvent(last, (e) => e.event === 'complete')) as {
+    const done = (await waitForCliEvent(last, (e) => e.event === 'complete')) as {
       downloaded: number
       total: number
     }

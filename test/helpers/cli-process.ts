@@ -75,3 +75,28 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     },
   }
 }
+
+/** The JSON events a `--json` process printed so far, one object per line. */
+export function cliEvents(p: CliProcess): Record<string, unknown>[] {
+  return p
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+/** Resolves with the first JSON event matching `pred`; rejects if the process exits first or in time. */
+export async function waitForCliEvent(
+  p: CliProcess,
+  pred: (e: Record<string, unknown>) => boolean,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const hit = cliEvents(p).find(pred)
+    if (hit) return hit
+    if (p.child.exitCode !== null) throw new Error(`process exited: ${p.stderr().slice(-400)}`)
+    if (Date.now() > deadline) throw new Error(`no matching event; stdout tail: ${p.stdout().slice(-400)}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type CliProcess, runCli } from '../helpers/cli-process.js'
+import { type CliProcess, cliEvents, runCli, waitForCliEvent } from '../helpers/cli-process.js'
 import { startPlainDhtNode } from '../helpers/dht-nodes.js'
 import { LibtorrentPeer } from '../helpers/libtorrent-peer.js'
 import { libtorrentAvailable, prerequisite } from '../helpers/require-tool.js'
@@ -49,25 +49,6 @@ async function smallDht(): Promise<string> {
   return `127.0.0.1:${first.address().port}`
 }
 
-function jsonEvents(p: CliProcess): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-
-async function cliEvent(p: CliProcess, pred: (e: Record<string, unknown>) => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const hit = jsonEvents(p).find(pred)
-    if (hit) return hit
-    if (p.child.exitCode !== null) throw new Error(`punchswarm exited: ${p.stderr().slice(-400)}`)
-    if (Date.now() > deadline) throw new Error(`no matching event; stdout tail: ${p.stdout().slice(-400)}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
 describe.skipIf(gate.skip)('the DHT with libtorrent', () => {
   it('libtorrent finds a punchswarm seeder through the DHT and downloads its magnet link', async () => {
     const entry = await smallDht()
@@ -76,8 +57,8 @@ describe.skipIf(gate.skip)('the DHT with libtorrent', () => {
     const content = randomBytes(2 * 1024 * 1024 + 11)
     writeFileSync(join(dir, 'src', 'payload.bin'), content)
     const seed = cli(['seed', join(dir, 'src', 'payload.bin'), '-p', '0', '--json', '--dht-bootstrap', entry])
-    const magnet = String((await cliEvent(seed, (e) => e.event === 'magnet', 15_000)).uri)
-    await cliEvent(seed, (e) => e.event === 'dht' && (e.nodes as number) > 0, 20_000)
+    const magnet = String((await waitForCliEvent(seed, (e) => e.event === 'magnet', 15_000)).uri)
+    await waitForCliEvent(seed, (e) => e.event === 'dht' && (e.nodes as number) > 0, 20_000)
 
     const leecher = lt({ magnet, save: join(dir, 'out'), dht_bootstrap: entry })
     await leecher.waitFor((e) => e.event === 'finished', 60_000)
@@ -110,6 +91,6 @@ describe.skipIf(gate.skip)('the DHT with libtorrent', () => {
     ])
     expect(await get.exited).toBe(0)
     expect(readFileSync(join(dir, 'out', 'payload.bin')).equals(content)).toBe(true)
-    expect(jsonEvents(get).some((e) => e.event === 'peer' && e.address === `127.0.0.1:${ltPort}`)).toBe(true)
+    expect(cliEvents(get).some((e) => e.event === 'peer' && e.address === `127.0.0.1:${ltPort}`)).toBe(true)
   }, 90_000)
 })

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseTorrentBytes } from '../../client/metainfo/torrent-loader.js'
 import { startTracker } from '../../tracker/tracker-server.js'
-import { CLI_PATH, type CliProcess, runCli } from '../helpers/cli-process.js'
+import { CLI_PATH, type CliProcess, cliEvents, runCli } from '../helpers/cli-process.js'
 import { LibtorrentPeer } from '../helpers/libtorrent-peer.js'
 import { libtorrentAvailable, prerequisite } from '../helpers/require-tool.js'
 
@@ -48,15 +48,6 @@ function lt(options: Parameters<typeof LibtorrentPeer.start>[0]): LibtorrentPeer
   const peer = LibtorrentPeer.start(options)
   cleanups.push(() => peer.stop())
   return peer
-}
-
-/** The JSON events a `--json` CLI printed so far. */
-function events(p: CliProcess): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
 async function exitCode(p: CliProcess, timeoutMs: number): Promise<number | string> {
@@ -165,10 +156,10 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       const get = getFrom(s, t)
       expect(await exitCode(get, 75_000)).toBe(0)
       expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
-      const peers = events(get).filter((e) => e.event === 'peer')
+      const peers = cliEvents(get).filter((e) => e.event === 'peer')
       expect(peers.length).toBeGreaterThan(0)
       expect(peers.every((e) => e.transport === t)).toBe(true)
-      expect(events(get).some((e) => e.event === 'complete')).toBe(true)
+      expect(cliEvents(get).some((e) => e.event === 'complete')).toBe(true)
     }, 90_000)
   }
 
@@ -199,7 +190,7 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       leecher.connect('127.0.0.1', port)
       await leecher.waitFor((e) => e.event === 'finished', 75_000)
       expectSameFiles(files, join(leechDir, 'tree'))
-      const peers = events(seed).filter((e) => e.event === 'peer')
+      const peers = cliEvents(seed).filter((e) => e.event === 'peer')
       expect(peers.length).toBeGreaterThan(0)
       // Every connection opened with PE (a plaintext retry would say 'none'): libtorrent's first attempt.
       expect(peers.every((e) => e.encryption === expected && e.transport === t)).toBe(true)
@@ -236,7 +227,7 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
     const get = cli(['get', magnet, '-o', s.outDir, '-p', '0', '--no-tcp', '--timeout', '45', '--json'])
     expect(await exitCode(get, 75_000)).toBe(0)
     expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
-    const evs = events(get)
+    const evs = cliEvents(get)
     expect(evs.some((e) => e.event === 'metadata')).toBe(true)
     expect(evs.filter((e) => e.event === 'peer').every((e) => e.transport === 'utp')).toBe(true)
   }, 90_000)
@@ -283,7 +274,7 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       const get = getFrom(s, t, [...flags])
       expect(await exitCode(get, 75_000)).toBe(0)
       expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
-      const peers = events(get).filter((e) => e.event === 'peer')
+      const peers = cliEvents(get).filter((e) => e.event === 'peer')
       expect(peers.length).toBeGreaterThan(0)
       expect(peers.every((e) => e.encryption === 'rc4' && e.transport === t)).toBe(true)
     }, 90_000)
