@@ -41,6 +41,8 @@ declare module 'bittorrent-dht' {
   interface RoutingTable {
     count(): number
     toArray(): Array<{ id: Uint8Array; host: string; port: number }>
+    /** The `n` contacts closest to `id` (k-bucket). */
+    closest(id: Uint8Array, n?: number): Array<{ id: Uint8Array; host: string; port: number }>
   }
 
   class DHT extends EventEmitter {

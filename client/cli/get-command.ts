@@ -6,7 +6,13 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { loadTorrent } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
 import { parsePositiveInt } from './parse-port.js'
-import { optionalRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import {
+  closeSwarmClient,
+  optionalRate,
+  type SwarmFlags,
+  swarmClientOptions,
+  withCachedDhtNodes,
+} from './swarm-flags.js'
 import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
 interface GetFlags extends SwarmFlags {
@@ -80,12 +86,13 @@ export function registerGetCommand(program: Command): void {
         trackers = [...metainfo.announce, ...trackers]
       }
       const started = performance.now()
-      const client = await SwarmClient.open(clientOptions)
+      const dir = resolve(flags.output)
+      const client = await SwarmClient.open(await withCachedDhtNodes(clientOptions, dir))
       out.event('listening', { port: client.port })
       const session = await client.add({
         infoHash,
         ...(metainfo ? { metainfo } : {}),
-        dir: resolve(flags.output),
+        dir,
         trackers,
         ...(maxDownloadRate ? { maxDownloadRate } : {}),
         ...(maxUploadRate ? { maxUploadRate } : {}),
@@ -121,7 +128,7 @@ export function registerGetCommand(program: Command): void {
         })
       } finally {
         stopTracking()
-        if (!flags.seed || !session.complete) await client.close()
+        if (!flags.seed || !session.complete) await closeSwarmClient(client, dir)
       }
       const seconds = (performance.now() - started) / 1000
       out.event('complete', { seconds, ...session.progress() })
@@ -131,7 +138,7 @@ export function registerGetCommand(program: Command): void {
           process.once('SIGINT', () => done())
           process.once('SIGTERM', () => done())
         })
-        await client.close()
+        await closeSwarmClient(client, dir)
       }
     })
 }

@@ -7,7 +7,13 @@ import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { createTorrent } from '../metainfo/torrent-creator.js'
 import { loadTorrent, parseTorrentBytes } from '../metainfo/torrent-loader.js'
 import { SwarmClient } from '../swarm/swarm-client.js'
-import { optionalRate, type SwarmFlags, swarmClientOptions } from './swarm-flags.js'
+import {
+  closeSwarmClient,
+  optionalRate,
+  type SwarmFlags,
+  swarmClientOptions,
+  withCachedDhtNodes,
+} from './swarm-flags.js'
 import { parsePeer, peerFields, swarmOutput } from './swarm-output.js'
 
 interface SeedFlags extends SwarmFlags {
@@ -70,7 +76,7 @@ export function registerSeedCommand(program: Command): void {
         metainfo = parseTorrentBytes(await createTorrent(path, { trackers }))
         dir = dirname(resolve(path))
       }
-      const client = await SwarmClient.open(clientOptions)
+      const client = await SwarmClient.open(await withCachedDhtNodes(clientOptions, dir))
       const session = await client.add({
         infoHash: metainfo.infoHash,
         metainfo,
@@ -79,7 +85,7 @@ export function registerSeedCommand(program: Command): void {
         ...(maxUploadRate ? { maxUploadRate } : {}),
       })
       if (!session.complete) {
-        await client.close()
+        await closeSwarmClient(client, dir)
         const have = session.progress().percent.toFixed(1)
         throw new UsageError('USAGE_NOT_FOUND', `${metainfo.name}: only ${have}% of the data is in ${dir}`)
       }
@@ -104,7 +110,7 @@ export function registerSeedCommand(program: Command): void {
         })
       } finally {
         stopTracking()
-        await client.close()
+        await closeSwarmClient(client, dir)
       }
     })
 }

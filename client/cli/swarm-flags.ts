@@ -1,7 +1,8 @@
 import { UsageError } from '../../protocol/errors.js'
 import { DEFAULT_DHT_BOOTSTRAP, parseBootstrapNode } from '../dht/bootstrap-nodes.js'
+import { readDhtNodeCache, writeDhtNodeCache } from '../dht/dht-node-cache.js'
 import type { EncryptionMode } from '../swarm/peer-encryption.js'
-import type { SwarmClientOptions } from '../swarm/swarm-client.js'
+import type { SwarmClient, SwarmClientOptions } from '../swarm/swarm-client.js'
 import { parsePort } from './parse-port.js'
 
 /** The network flags `seed` and `get` share. */
@@ -25,6 +26,21 @@ export function swarmClientOptions(flags: SwarmFlags): SwarmClientOptions {
       ? { dht: { bootstrap: flags.dhtBootstrap?.map(parseBootstrapNode) ?? [...DEFAULT_DHT_BOOTSTRAP] } }
       : {}),
   }
+}
+
+/** Adds the DHT contacts an earlier run in `dir` saved (dht-node-cache.ts) to the client's options. */
+export async function withCachedDhtNodes(
+  options: SwarmClientOptions,
+  dir: string,
+): Promise<SwarmClientOptions> {
+  if (!options.dht) return options
+  return { ...options, dht: { ...options.dht, knownNodes: await readDhtNodeCache(dir) } }
+}
+
+/** Saves the DHT contacts beside the data for the next run, then closes the client. */
+export async function closeSwarmClient(client: SwarmClient, dir: string): Promise<void> {
+  if (client.dht) await writeDhtNodeCache(dir, client.dht.contacts())
+  await client.close()
 }
 
 /** `--encryption`: MSE/PE for the swarm client (client/swarm/peer-encryption.ts). */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import DHT from 'bittorrent-dht'
 import type { Clock, TimerHandle } from '../../protocol/clock.js'
 import type { DatagramSocket, UdpAddress } from '../../protocol/datagram-socket.js'
+import { DHT_NODE_CACHE_MAX } from './dht-node-cache.js'
 import { DhtSocket } from './dht-socket.js'
 import { boundReplies } from './reply-bounds.js'
 
@@ -17,6 +18,8 @@ export const DHT_RETRY_MS = 10_000
 export interface DhtNodeOptions {
   /** Contacts to join the DHT through (host names or IPs); empty starts a DHT of its own. */
   bootstrap: Array<{ host: string; port: number }>
+  /** Nodes known from an earlier run (dht-node-cache.ts): pinged at start, kept if they answer. */
+  knownNodes?: Array<{ host: string; port: number }>
   nodeId?: Uint8Array
 }
 
@@ -64,6 +67,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     })
     boundReplies(this.dht)
+    for (const n of options.knownNodes ?? []) this.addNode({ address: n.host, port: n.port })
     this.dht.on('peer', (peer: { host: string; port: number }, infoHash: Uint8Array) => {
       const hex = Buffer.from(infoHash).toString('hex')
       if (this.tracked.has(hex) && peer.port > 0)
@@ -81,6 +85,13 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   /** Nodes in the routing table. */
   get nodeCount(): number {
     return this.dht.nodes.count()
+  }
+
+  /** The routing table's contacts, closest to our id first: what dht-node-cache.ts saves. */
+  contacts(): Array<{ host: string; port: number }> {
+    return this.dht.nodes
+      .closest(this.dht.nodeId, DHT_NODE_CACHE_MAX)
+      .map((n) => ({ host: n.host, port: n.port }))
   }
 
   /** Resolves once the first bootstrap lookup has finished (whether or not anyone answered). */

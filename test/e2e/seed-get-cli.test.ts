@@ -4,6 +4,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DHT_NODE_CACHE_FILE } from '../../client/dht/dht-node-cache.js'
 import { type CliProcess, cliEvents, runCli, waitForCliEvent } from '../helpers/cli-process.js'
 import { startPlainDhtNode } from '../helpers/dht-nodes.js'
 import { xorshiftRandom } from '../helpers/xorshift-random.js'
@@ -86,6 +87,21 @@ describe('punchswarm seed and get', () => {
     expect(await get.exited).toBe(0)
     expect(readFileSync(join(out, 'payload.bin')).equals(f.content)).toBe(true)
     expect(cliEvents(get).some((e) => e.event === 'dht' && (e.nodes as number) > 0)).toBe(true)
+
+    // It saved its DHT contacts beside the data; a seed there rejoins through them alone (the
+    // bootstrap it is given answers nothing).
+    const cached = JSON.parse(readFileSync(join(out, DHT_NODE_CACHE_FILE), 'utf8')) as { nodes: unknown[] }
+    expect(cached.nodes.length).toBeGreaterThan(0)
+    const again = start([
+      'seed',
+      join(out, 'payload.bin'),
+      '-p',
+      '0',
+      '--json',
+      '--dht-bootstrap',
+      '127.0.0.1:1',
+    ])
+    await waitForCliEvent(again, (e) => e.event === 'dht' && (e.nodes as number) > 0)
   }, 60_000)
 
   it('a download killed with SIGKILL at several random moments resumes each time, never fetching verified pieces again', async () => {
