@@ -119,7 +119,18 @@ async function punchswarmRun(
   mkdirSync(leechDir)
   const seeder = new CliProcess(
     CLI,
-    ['seed', torrent, '--dir', seedDir, '-p', '0', '--json', '--no-dht', transportFlag(transport)],
+    [
+      'seed',
+      torrent,
+      '--dir',
+      seedDir,
+      '-p',
+      '0',
+      '--json',
+      '--no-dht',
+      '--no-lsd',
+      transportFlag(transport),
+    ],
     tmp!,
   )
   track(seeder.child)
@@ -152,6 +163,7 @@ async function punchswarmRun(
         `127.0.0.1:${port}`,
         '--json',
         '--no-dht',
+        '--no-lsd',
         transportFlag(transport),
         '--timeout',
         String(Math.ceil(CAP_MS / 1000)),

@@ -50,6 +50,7 @@ export function registerGetCommand(program: Command): void {
     .option('--max-upload-rate <bytes>', 'upload cap in bytes per second (k and m suffixes: 500k, 2m)')
     .option('--seed', 'keep seeding after the download completes, until stopped')
     .option('--no-dht', 'do not use the DHT (BEP 5) to find peers or announce')
+    .option('--no-lsd', 'do not announce on the local network or find peers there (BEP 14)')
     .option(
       '--dht-bootstrap <host:port>',
       'join the DHT through this node, not the public routers; repeat for more',

@@ -93,8 +93,9 @@ export async function runLabDemo(): Promise<void> {
       '-p',
       '0',
       '--json',
-      // The lab has no route to the public DHT: peers meet through the tracker.
+      // The lab has no route to the public DHT, and the demo shows peers meeting through the tracker.
       '--no-dht',
+      '--no-lsd',
     ])
     const magnet = await firstLine(seed, (l) => l.event === 'magnet', 15_000)
     say(`2. seeder: punchswarm seed payload.bin (4 MiB) --tracker ${announce}`)
@@ -113,6 +114,7 @@ export async function runLabDemo(): Promise<void> {
       '40',
       '--json',
       '--no-dht',
+      '--no-lsd',
     ])
     const punched = firstLine(get, (l) => l.event === 'punched', 45_000)
     const code = await new Promise<number | null>((r) => get.on('exit', (c) => r(c)))

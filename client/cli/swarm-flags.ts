@@ -13,6 +13,7 @@ export interface SwarmFlags {
   encryption: string
   dht: boolean
   dhtBootstrap?: string[]
+  lsd: boolean
 }
 
 /** SwarmClient options from `seed`'s or `get`'s flags; a bad value is a UsageError. */
@@ -22,6 +23,7 @@ export function swarmClientOptions(flags: SwarmFlags): SwarmClientOptions {
     tcp: flags.tcp,
     utp: flags.utp,
     encryption: parseEncryption(flags.encryption),
+    lsd: flags.lsd,
     ...(flags.dht
       ? { dht: { bootstrap: flags.dhtBootstrap?.map(parseBootstrapNode) ?? [...DEFAULT_DHT_BOOTSTRAP] } }
       : {}),

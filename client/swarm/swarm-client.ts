@@ -9,6 +9,7 @@ import type { Clock, Random } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
 import { PunchError, TransportError } from '../../protocol/errors.js'
 import { DhtNode, type DhtNodeOptions } from '../dht/dht-node.js'
+import { LocalDiscovery } from '../lsd/local-discovery.js'
 import type { Metainfo } from '../metainfo/metainfo-types.js'
 import { realClock, realRandom } from '../real-clock.js'
 import { RendezvousClient } from '../rendezvous/rendezvous-client.js'
@@ -61,6 +62,11 @@ export interface SwarmClientOptions {
    * and announce every torrent that is not private there. Off unless given.
    */
   dht?: DhtNodeOptions
+  /**
+   * Local service discovery (BEP 14): announce every torrent that is not private on the LAN by
+   * multicast and dial the local peers that announce it. Off unless true.
+   */
+  lsd?: boolean
 }
 
 export interface SwarmClientDeps {
@@ -102,6 +108,8 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
   private readonly extraSockets: UdpSocket[] = []
   /** The DHT node, when `options.dht` asked for one. */
   readonly dht: DhtNode | undefined
+  /** Local service discovery per torrent (info hash hex), when `options.lsd`. */
+  private readonly lsd = new Map<string, LocalDiscovery>()
 
   private constructor(
     private readonly options: SwarmClientOptions,
@@ -213,6 +221,20 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
         if (m.private) dht.untrack(o.infoHash)
       })
     }
+    if (this.options.lsd && !o.metainfo?.private) {
+      const hex = Buffer.from(o.infoHash).toString('hex')
+      const local = new LocalDiscovery({
+        peerId: this.peerId,
+        infoHash: o.infoHash,
+        port: this.port,
+        onPeer: (p) => session.addPeer(p.address, p.port),
+        onWarning: (message) => this.deps.logger?.debug({ message }, 'lsd'),
+      })
+      this.lsd.set(hex, local)
+      session.once('metadata', (m) => {
+        if (m.private) local.close()
+      })
+    }
     return session
   }
 
@@ -223,6 +245,7 @@ export class SwarmClient extends EventEmitter<SwarmClientEvents> {
     const stopped = await Promise.allSettled([...this.sessions.values()].map((s) => s.stop()))
     this.sessions.clear()
     await this.dht?.close()
+    for (const local of this.lsd.values()) local.close()
     this.paths.stop()
     for (const s of this.open) s.destroy()
     if (this.rendezvous) (await this.rendezvous.catch(() => undefined))?.stop()

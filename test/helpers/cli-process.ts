@@ -17,12 +17,11 @@ export interface CliProcess {
 
 /**
  * Spawns `punchswarm ...args`; the caller kills it in teardown. Tests keep their traffic on loopback,
- * so `seed` and `get` run without the public DHT (`--no-dht`) unless the test sets the DHT up itself.
+ * so `seed` and `get` run without the public DHT (`--no-dht`) unless the test sets the DHT up itself,
+ * and without multicast to the machine's network (`--no-lsd`).
  */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const swarm = args[0] === 'seed' || args[0] === 'get'
-  const dhtChosen = args.some((a) => a === '--no-dht' || a === '--dht-bootstrap')
-  const child = spawn(process.execPath, [CLI_PATH, ...args, ...(swarm && !dhtChosen ? ['--no-dht'] : [])], {
+  const child = spawn(process.execPath, [CLI_PATH, ...args, ...localOnlyFlags(args)], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,6 +73,13 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
       })
     },
   }
+}
+
+/** What `seed` and `get` need added to stay off the public DHT and the machine's LAN. */
+export function localOnlyFlags(args: string[]): string[] {
+  if (args[0] !== 'seed' && args[0] !== 'get') return []
+  const dhtChosen = args.some((a) => a === '--no-dht' || a === '--dht-bootstrap')
+  return [...(dhtChosen ? [] : ['--no-dht']), ...(args.includes('--no-lsd') ? [] : ['--no-lsd'])]
 }
 
 /** The JSON events a `--json` process printed so far, one object per line. */

@@ -38,6 +38,7 @@ async function seededLab(sites: string[], bytes: number, seedArgs: string[] = []
       String(timeoutS),
       '--json',
       '--no-dht',
+      '--no-lsd',
     ])
   return { lab: l, tracker, dir, content, seed, get, sites: l.sites }
 }

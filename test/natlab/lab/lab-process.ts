@@ -98,6 +98,7 @@ export async function seedRandomFile(
     '0',
     '--json',
     '--no-dht',
+    '--no-lsd',
     ...seedArgs,
   ])
   const magnet = String((await seed.out.wait((l) => l.event === 'magnet')).uri)
@@ -124,6 +125,7 @@ export async function runGet(
     String(timeoutSeconds),
     '--json',
     '--no-dht',
+    '--no-lsd',
   ])
   const out = lines(child)
   const exit = await new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
