@@ -275,8 +275,23 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       expect(await exitCode(get, 75_000)).toBe(0)
       expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
       const peers = cliEvents(get).filter((e) => e.event === 'peer')
-      expect(peers.length).toBeGreaterThan(0)
-      expect(peers.every((e) => e.encryption === 'rc4' && e.transport === t)).toBe(true)
+      const seen = JSON.stringify(peers)
+      expect(peers.every((e) => e.transport === t)).toBe(true)
+      if (flags.length > 0) {
+        expect(peers.length, seen).toBeGreaterThan(0)
+        expect(
+          peers.every((e) => e.encryption === 'rc4'),
+          seen,
+        ).toBe(true)
+      } else {
+        // The seeder serves nothing in plaintext, so the file came over RC4. A PE attempt it dropped
+        // (seen once on a loaded CI machine) is redialled in plaintext, which it refuses: that
+        // connection is reported as a peer with encryption 'none' before it is closed.
+        expect(
+          peers.some((e) => e.encryption === 'rc4'),
+          seen,
+        ).toBe(true)
+      }
     }, 90_000)
   }
 })
