@@ -141,12 +141,11 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
   /** One round: a get_peers lookup (peers arrive as events), then announce_peer to the closest nodes. */
   private announce(hex: string, t: Tracked): void {
     t.timer = undefined
-    let visited = 0
     // bittorrent-dht's announce looks up first when it has no fresh table for the info hash; look up
     // explicitly so every round finds new peers and counts the nodes that answered.
     this.dht.lookup(t.infoHash, (lookupErr, n) => {
-      visited = n ?? 0
       if (this.closed || this.tracked.get(hex) !== t) return
+      const visited = n ?? 0
       if (lookupErr || visited === 0) return this.done(hex, t, 0)
       this.dht.announce(t.infoHash, t.port, (err) => this.done(hex, t, err ? 0 : visited))
     })

@@ -282,9 +282,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const id = `${info.address}:${info.port}`
     const knownPeer = this.known.get(id)
     if (wire.peerId === this.peerIdHex) {
-      // Our own dial to our own address (from the DHT or a peer exchange) arriving: over uTP it comes
-      // from our own port, so that address is never dialled again.
-      if (knownPeer) knownPeer.banned = true
+      // Our own dial arriving: over uTP it comes from our own port, the address that was dialled.
+      this.neverDialAgain(id)
       wire.destroy()
       return
     }
@@ -349,9 +348,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       if (infoHash !== this.infoHashHex) this.closeLink(link, 'wrong info hash')
       else if (this.bannedPeerIds.has(peerId)) this.closeLink(link, 'banned')
       else if (peerId === this.peerIdHex) {
-        // Our own address, from the DHT or a peer's PEX: never dialled again.
-        const known = this.known.get(link.id)
-        if (known) known.banned = true
+        this.neverDialAgain(link.id)
         this.closeLink(link, 'connected to ourselves')
       } else this.sendDhtPort(wire)
     })
@@ -401,6 +398,12 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     wire.on('error', (err: Error) => this.closeLink(link, err.message))
     wire.on('timeout', () => this.closeLink(link, 'timed out'))
     if (this.store && this.store.verifiedCount > 0) wire.bitfield(this.store.bitfield())
+  }
+
+  /** An address that turned out to be our own (from the DHT or a peer's PEX). */
+  private neverDialAgain(id: string): void {
+    const known = this.known.get(id)
+    if (known) known.banned = true
   }
 
   /** BEP 27: a private torrent's peers come from its trackers only, so no DHT. */
