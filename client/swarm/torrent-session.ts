@@ -68,6 +68,7 @@ export interface TorrentSessionDeps {
 
 export interface TorrentSessionEvents {
   metadata: [metainfo: Metainfo]
+  /** A peer is connected: both handshakes done (outgoing wires are attached before theirs arrives). */
   peer: [link: PeerLink]
   'peer-closed': [link: PeerLink]
   piece: [index: number]
@@ -321,8 +322,16 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     // answered with a reject, so the asker re-asks elsewhere at once; a seed may say "have all".
     wire.handshake(this.options.infoHash, this.options.peerId, { dht: this.usesDht(), fast: true })
     this.wireEvents(link)
-    // An incoming peer's handshake is in already; an outgoing one's is answered in wireEvents.
-    if (wire.peerId !== null) this.sendDhtPort(wire)
+    // An incoming peer's handshake is in already; an outgoing one's is awaited in wireEvents.
+    if (wire.peerId !== null) this.handshaken(link)
+  }
+
+  /**
+   * Both handshakes are done: the peer is connected (a dial the peer refuses, a plaintext retry to a
+   * peer that requires encryption say, never gets here). Tells it our DHT port and reports it.
+   */
+  private handshaken(link: PeerLink): void {
+    this.sendDhtPort(link.wire)
     this.emit('peer', link)
   }
 
@@ -350,7 +359,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       else if (peerId === this.peerIdHex) {
         this.neverDialAgain(link.id)
         this.closeLink(link, 'connected to ourselves')
-      } else this.sendDhtPort(wire)
+      } else this.handshaken(link)
     })
     wire.on('port', (port: number) => {
       if (this.usesDht()) this.deps.dht!.onPeerNode({ address: link.address, port })

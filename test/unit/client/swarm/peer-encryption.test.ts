@@ -288,5 +288,7 @@ describe('SwarmClient encryption modes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     expect(r.session.complete).toBe(false)
     expect(r.seederPeers).toEqual([])
+    // The leecher's dials reached the seeder but no handshake came back: no peer was connected.
+    expect(r.peers).toEqual([])
   })
 })
