@@ -78,10 +78,6 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
     this.dht.on('error', (err: Error) => this.emit('warning', `dht: ${err.message}`))
   }
 
-  get nodeId(): Uint8Array {
-    return this.dht.nodeId
-  }
-
   /** Nodes in the routing table. */
   get nodeCount(): number {
     return this.dht.nodes.count()

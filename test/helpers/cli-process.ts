@@ -76,7 +76,7 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
 }
 
 /** What `seed` and `get` need added to stay off the public DHT and the machine's LAN. */
-export function localOnlyFlags(args: string[]): string[] {
+function localOnlyFlags(args: string[]): string[] {
   if (args[0] !== 'seed' && args[0] !== 'get') return []
   const dhtChosen = args.some((a) => a === '--no-dht' || a === '--dht-bootstrap')
   return [...(dhtChosen ? [] : ['--no-dht']), ...(args.includes('--no-lsd') ? [] : ['--no-lsd'])]
