@@ -109,7 +109,7 @@ describe.skipIf(gate.skip)('hole punching through real Linux NAT (network namesp
       for (const l of leechers) {
         expect(
           l.exit,
-          `${l.name}: ${JSON.stringify(l.out.seen.filter((e) => e.event !== 'progress')).slice(-800)}`,
+          `${l.name}: ${JSON.stringify(l.out.seen.filter((e) => e.event !== 'progress')).slice(-800)} stderr: ${l.out.stderr().slice(-600)}`,
         ).toBe(0)
         expect(readFileSync(join(dir, l.name, 'payload.bin')).equals(content)).toBe(true)
       }

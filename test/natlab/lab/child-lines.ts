@@ -8,6 +8,8 @@ export interface ChildLines {
   seen: Line[]
   /** Resolves with the first line (seen or still to come) matching `pred`; rejects after `ms`. */
   wait(pred: (l: Line) => boolean, ms?: number): Promise<Line>
+  /** The last 4,000 characters the child wrote to stderr. */
+  stderr(): string
 }
 
 /** Collects a lab child's stdout lines (JSON or text) and keeps the tail of its stderr for errors. */
@@ -31,6 +33,7 @@ export function lines(child: ChildProcess): ChildLines {
   })
   return {
     seen,
+    stderr: () => err,
     wait(pred, ms = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

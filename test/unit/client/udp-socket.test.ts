@@ -3,15 +3,19 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { UdpSocket } from '../../../client/udp-socket.js'
 import type { UdpAddress } from '../../../protocol/datagram-socket.js'
 
-describe('UdpSocket message listeners', () => {
+describe.each([
+  { backend: 'batched addon', batched: true },
+  { backend: 'node:dgram', batched: false },
+])('UdpSocket message listeners ($backend)', ({ batched }) => {
   const open: UdpSocket[] = []
   afterEach(() => {
     for (const s of open.splice(0)) s.close()
   })
 
   async function pair() {
-    const s = await UdpSocket.open({ host: '127.0.0.1' })
+    const s = await UdpSocket.open({ host: '127.0.0.1', batched })
     open.push(s)
+    expect(s.batched).toBe(batched)
     const sender = createSocket('udp4')
     const send = (text: string) =>
       new Promise<void>((r) => sender.send(text, s.address().port, '127.0.0.1', () => r()))
@@ -60,11 +64,33 @@ describe('UdpSocket message listeners', () => {
 
   it('still sends to host names through the resolver', async () => {
     const { s, close } = await pair()
-    const other = await UdpSocket.open({ host: '127.0.0.1' })
+    const other = await UdpSocket.open({ host: '127.0.0.1', batched })
     open.push(other)
     const arrived = new Promise<string>((r) => s.on('message', (b) => r(Buffer.from(b).toString())))
     other.send(Buffer.from('by name'), { address: 'localhost', port: s.address().port })
     expect(await arrived).toBe('by name')
+    close()
+  })
+
+  it('reports a datagram it cannot send as an error event and keeps sending', async () => {
+    const { s, close } = await pair()
+    const other = await UdpSocket.open({ host: '127.0.0.1', batched })
+    open.push(other)
+    const errors: string[] = []
+    other.on('error', (err) => errors.push(err.message))
+    const arrived = new Promise<string>((r) => s.on('message', (b) => r(Buffer.from(b).toString())))
+    other.send(Buffer.from('x'), { address: '127.0.0.1', port: 0 })
+    other.send(Buffer.from('after'), { address: '127.0.0.1', port: s.address().port })
+    expect(await arrived).toBe('after')
+    expect(errors).toHaveLength(1)
+    close()
+  })
+
+  it('refuses a port that is taken with a TransportError', async () => {
+    const { s, close } = await pair()
+    await expect(
+      UdpSocket.open({ host: '127.0.0.1', port: s.address().port, batched }),
+    ).rejects.toMatchObject({ name: 'TransportError', code: 'TRANSPORT_SOCKET_ERROR' })
     close()
   })
 })

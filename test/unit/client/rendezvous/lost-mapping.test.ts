@@ -5,6 +5,7 @@ import { UdpSocket } from '../../../../client/udp-socket.js'
 import type { UdpAddress } from '../../../../protocol/datagram-socket.js'
 import { decodeRendezvous, encodeRendezvous } from '../../../../protocol/rendezvous/rendezvous-codec.js'
 import type { Register } from '../../../../protocol/rendezvous/rendezvous-messages.js'
+import { until } from '../../../helpers/until.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -53,10 +54,6 @@ async function clientOf(tracker: UdpAddress) {
 const swarmA = new Uint8Array(20).fill(0xa)
 const swarmB = new Uint8Array(20).fill(0xb)
 const token = Uint8Array.of(1, 2, 3, 4)
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10))
-}
-
 describe('rendezvous client: a lost mapping', () => {
   it('a keepalive answered with a new observed endpoint reports mappingChanged and re-registers every swarm at once', async () => {
     const tracker = await scriptedTracker()

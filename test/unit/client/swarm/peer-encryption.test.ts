@@ -15,6 +15,7 @@ import {
 } from '../../../../client/swarm/peer-encryption.js'
 import { SwarmClient } from '../../../../client/swarm/swarm-client.js'
 import { PunchswarmError } from '../../../../protocol/errors.js'
+import { until } from '../../../helpers/until.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -57,14 +58,6 @@ function pair(initiatorPe: 0 | 2, ourHashes: string[]) {
     await handshaken
   }
   return { ours, theirs, errors, start, push: (b: Uint8Array) => (theirs as unknown as Internals)._push(b) }
-}
-
-const until = async (cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
 }
 
 describe('MSE/PE on incoming connections', () => {
