@@ -49,8 +49,9 @@ function ipNumber(address: string): number | undefined {
 }
 
 /**
- * An IPv4 UDP socket on the batched addon: datagrams arrive a batch per callback, and sends made in
- * one turn of the event loop leave in one sendmmsg when the turn's microtasks run. Datagrams the
+ * An IPv4 UDP socket on the batched addon: datagrams are read a batch per system call (and handed on
+ * one callback each, as node:dgram does), and sends made in one turn of the event loop leave in one
+ * sendmmsg when the turn's microtasks run. Datagrams the
  * kernel cannot take yet (a full send buffer) wait, in order, for the socket to become writable.
  */
 export class BatchUdpIo {
@@ -78,7 +79,7 @@ export class BatchUdpIo {
     recvBufferBytes: number,
     sendBufferBytes: number,
   ) {
-    this.inMeta = new Int32Array(native.slots * 3)
+    this.inMeta = new Int32Array(native.slots * 4)
     this.outMeta = new Int32Array(native.slots * 4)
     this.handle = native.open(
       host,
@@ -86,7 +87,7 @@ export class BatchUdpIo {
       recvBufferBytes,
       sendBufferBytes,
       this.inMeta,
-      this.onBatch,
+      this.onDatagram,
       this.onWritable,
     )
   }
@@ -107,20 +108,16 @@ export class BatchUdpIo {
     )
   }
 
-  private readonly onBatch = (bytes: ArrayBuffer, count: number): void => {
+  private readonly onDatagram = (bytes: ArrayBuffer, index: number): void => {
+    if (this.closed) return
+    const m = index * 4
     const meta = this.inMeta
-    let at = 0
-    for (let i = 0; i < count && !this.closed; i++) {
-      const length = meta[i * 3]!
-      // A Buffer, as dgram hands on: the DHT library calls Buffer methods on what it receives.
-      const datagram = Buffer.from(bytes, at, length)
-      at += length
-      this.sink.message(datagram, {
-        address: ipName(meta[i * 3 + 1]! >>> 0),
-        port: meta[i * 3 + 2]!,
-        family: 'IPv4',
-      })
-    }
+    // A Buffer, as dgram hands on: the DHT library calls Buffer methods on what it receives.
+    this.sink.message(Buffer.from(bytes, meta[m]!, meta[m + 1]!), {
+      address: ipName(meta[m + 2]! >>> 0),
+      port: meta[m + 3]!,
+      family: 'IPv4',
+    })
   }
 
   private readonly onWritable = (): void => {

@@ -10,8 +10,9 @@ export interface NativeUdpBatch {
     port: number,
     recvBufferBytes: number,
     sendBufferBytes: number,
+    /** Filled per batch: [offset, length, ip, port] per datagram in `bytes`. */
     meta: Int32Array,
-    onBatch: (bytes: ArrayBuffer, count: number) => void,
+    onDatagram: (bytes: ArrayBuffer, index: number) => void,
     onWritable: () => void,
   ): NativeHandle
   /** Datagrams sent from the front, or -errno for the first one the kernel refused. */

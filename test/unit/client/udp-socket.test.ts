@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
 import { UdpSocket } from '../../../client/udp-socket.js'
 import type { UdpAddress } from '../../../protocol/datagram-socket.js'
+import { until } from '../../helpers/until.js'
 
 describe.each([
   { backend: 'batched addon', batched: true },
@@ -69,6 +70,24 @@ describe.each([
     const arrived = new Promise<string>((r) => s.on('message', (b) => r(Buffer.from(b).toString())))
     other.send(Buffer.from('by name'), { address: 'localhost', port: s.address().port })
     expect(await arrived).toBe('by name')
+    close()
+  })
+
+  it('runs what one datagram schedules (nextTick, promises) before the next is delivered', async () => {
+    const { s, close } = await pair()
+    const other = await UdpSocket.open({ host: '127.0.0.1', batched })
+    open.push(other)
+    const order: string[] = []
+    s.on('message', (b) => {
+      const n = b[0]
+      order.push(`datagram ${n}`)
+      process.nextTick(() => order.push(`tick ${n}`))
+      void Promise.resolve().then(() => order.push(`promise ${n}`))
+    })
+    // Sent in one turn, so the batched socket reads them in one batch.
+    for (let i = 0; i < 3; i++) other.send(Buffer.from([i]), { address: '127.0.0.1', port: s.address().port })
+    await until(() => order.length === 9)
+    expect(order).toEqual([0, 1, 2].flatMap((n) => [`datagram ${n}`, `tick ${n}`, `promise ${n}`]))
     close()
   })
 

@@ -94,7 +94,7 @@ class ScriptedNative implements NativeUdpBatch {
     _r: number,
     _s: number,
     _meta: Int32Array,
-    _onBatch: (bytes: ArrayBuffer, count: number) => void,
+    _onDatagram: (bytes: ArrayBuffer, index: number) => void,
     onWritable: () => void,
   ): NativeHandle {
     this.onWritable = onWritable
