@@ -89,7 +89,7 @@ export function registerGetCommand(program: Command): void {
       const started = performance.now()
       const dir = resolve(flags.output)
       const client = await SwarmClient.open(await withCachedDhtNodes(clientOptions, dir))
-      out.event('listening', { port: client.port })
+      out.event('listening', { port: client.port, udp: client.udpSocket.batched ? 'batched' : 'dgram' })
       const session = await client.add({
         infoHash,
         ...(metainfo ? { metainfo } : {}),

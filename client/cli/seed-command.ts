@@ -91,7 +91,7 @@ export function registerSeedCommand(program: Command): void {
         throw new UsageError('USAGE_NOT_FOUND', `${metainfo.name}: only ${have}% of the data is in ${dir}`)
       }
       const magnet = toMagnetUri(metainfo)
-      out.event('listening', { port: client.port })
+      out.event('listening', { port: client.port, udp: client.udpSocket.batched ? 'batched' : 'dgram' })
       out.event('magnet', { uri: magnet, infoHash: metainfo.infoHashHex })
       out.line(`seeding ${metainfo.name} (${metainfo.infoHashHex}) on port ${client.port}`)
       out.line(magnet)

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DHT_NODE_CACHE_FILE } from '../../client/dht/dht-node-cache.js'
+import { nativeUdpBatch } from '../../client/udp-batch/native-udp-batch.js'
 import { type CliProcess, cliEvents, runCli, waitForCliEvent } from '../helpers/cli-process.js'
 import { startPlainDhtNode } from '../helpers/dht-nodes.js'
 import { xorshiftRandom } from '../helpers/xorshift-random.js'
@@ -116,7 +117,12 @@ describe('punchswarm seed and get', () => {
     expect(await created.exited).toBe(0)
     // A capped seeder (1 MiB/s) so the download is still under way when it is killed.
     const seeder = start(['seed', torrent, '--dir', f.src, '-p', '0', '--json', '--max-upload-rate', '1m'])
-    const { port } = (await waitForCliEvent(seeder, (e) => e.event === 'listening')) as { port: number }
+    const { port, udp } = (await waitForCliEvent(seeder, (e) => e.event === 'listening')) as {
+      port: number
+      udp: string
+    }
+    // The shared UDP socket runs on the batched addon wherever it is built.
+    expect(udp).toBe(nativeUdpBatch() ? 'batched' : 'dgram')
     const out = join(f.root, 'out')
     const args = ['get', torrent, '-o', out, '--peer', `127.0.0.1:${port}`, '--json']
     let had = 0

@@ -33,8 +33,8 @@ function tempDir(): string {
 }
 
 /** Starts `punchswarm ...args` and kills it (by its PID, through the helper) in teardown. */
-function cli(args: string[]): CliProcess {
-  const p = runCli(args)
+function cli(args: string[], env?: NodeJS.ProcessEnv): CliProcess {
+  const p = runCli(args, { env })
   cleanups.push(async () => {
     if (p.child.exitCode === null && p.child.signalCode === null) {
       p.kill('SIGKILL')
@@ -93,23 +93,31 @@ async function libtorrentSeeder(t: Transport, encryption?: 'forced') {
 }
 
 /** `punchswarm get` of a libtorrent seeder's torrent from it alone, over `t` only. */
-function getFrom(s: { torrent: string; outDir: string; port: number }, t: Transport, extra: string[] = []) {
+function getFrom(
+  s: { torrent: string; outDir: string; port: number },
+  t: Transport,
+  extra: string[] = [],
+  env?: NodeJS.ProcessEnv,
+) {
   const peer = `127.0.0.1:${s.port}`
-  return cli([
-    'get',
-    s.torrent,
-    '-o',
-    s.outDir,
-    '-p',
-    '0',
-    '--peer',
-    peer,
-    ...cliOnly(t),
-    ...extra,
-    '--timeout',
-    '45',
-    '--json',
-  ])
+  return cli(
+    [
+      'get',
+      s.torrent,
+      '-o',
+      s.outDir,
+      '-p',
+      '0',
+      '--peer',
+      peer,
+      ...cliOnly(t),
+      ...extra,
+      '--timeout',
+      '45',
+      '--json',
+    ],
+    env,
+  )
 }
 
 /** A directory tree of a few files in nested directories, ~4 MiB in all. */
@@ -162,6 +170,19 @@ describe.skipIf(gate.skip)('punchswarm seed/get with libtorrent', () => {
       expect(cliEvents(get).some((e) => e.event === 'complete')).toBe(true)
     }, 90_000)
   }
+
+  it('get over node:dgram (the batched UDP addon switched off) downloads from a libtorrent seeder (uTP only)', async () => {
+    const s = await libtorrentSeeder('utp')
+    const get = getFrom(s, 'utp', [], { PUNCHSWARM_UDP_BATCH: '0' })
+    expect(await exitCode(get, 75_000)).toBe(0)
+    expect(cliEvents(get).find((e) => e.event === 'listening')).toMatchObject({ udp: 'dgram' })
+    expect(readFileSync(join(s.outDir, 'payload.bin')).equals(s.content)).toBe(true)
+    expect(
+      cliEvents(get)
+        .filter((e) => e.event === 'peer')
+        .every((e) => e.transport === 'utp'),
+    ).toBe(true)
+  }, 90_000)
 
   // libtorrent's default encryption setting tries an MSE/PE handshake first (punchswarm answers it and
   // picks a plaintext payload); 'forced' refuses anything but RC4.
