@@ -51,6 +51,23 @@ describe.skipIf(gate.skip)('the batched UDP addon', () => {
     }
   })
 
+  it('delivers an empty datagram and the largest one UDP allows, whole', async () => {
+    const a = await UdpSocket.open({ host: '127.0.0.1' })
+    const b = await UdpSocket.open({ host: '127.0.0.1' })
+    open.push(a, b)
+    const got: Uint8Array[] = []
+    b.on('message', (bytes) => got.push(bytes))
+    const largest = Buffer.alloc(65_507)
+    for (let i = 0; i < largest.length; i++) largest[i] = (i * 7) & 255
+    a.send(new Uint8Array(0), { address: '127.0.0.1', port: b.address().port })
+    a.send(largest, { address: '127.0.0.1', port: b.address().port })
+    a.send(Buffer.from('after'), { address: '127.0.0.1', port: b.address().port })
+    await until(() => got.length === 3)
+    expect(got[0]!.byteLength).toBe(0)
+    expect(Buffer.from(got[1]!).equals(largest)).toBe(true)
+    expect(Buffer.from(got[2]!).toString()).toBe('after')
+  })
+
   it('stops delivering a batch once a listener closes the socket', async () => {
     const a = await UdpSocket.open({ host: '127.0.0.1' })
     const b = await UdpSocket.open({ host: '127.0.0.1' })
