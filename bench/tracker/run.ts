@@ -7,6 +7,7 @@ import {
   startBittorrentTracker,
   startOpentracker,
   startPunchswarm,
+  startPunchswarmOnDgram,
   startTrivialServer,
 } from './servers.js'
 import { PEERS, SWARMS } from './workload.js'
@@ -105,6 +106,15 @@ const heapPerPeer: number[] = []
 
 const starters: [string, (port: number) => Promise<BenchServer>][] = [
   ['punchswarm', startPunchswarm],
+  // BENCH_TRACKER_DGRAM=1: also punchswarm with its UDP port on node:dgram (no batched addon).
+  ...(process.env.BENCH_TRACKER_DGRAM === '1'
+    ? [
+        ['punchswarm on node:dgram', startPunchswarmOnDgram] as [
+          string,
+          (port: number) => Promise<BenchServer>,
+        ],
+      ]
+    : []),
   ['bittorrent-tracker', startBittorrentTracker],
   ['opentracker', startOpentracker],
 ]

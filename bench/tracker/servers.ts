@@ -52,6 +52,15 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 export async function startPunchswarm(port: number): Promise<BenchServer> {
+  return startPunchswarmWith(port, 'punchswarm', {})
+}
+
+/** The same tracker with its UDP port on node:dgram rather than the batched addon. */
+export async function startPunchswarmOnDgram(port: number): Promise<BenchServer> {
+  return startPunchswarmWith(port, 'punchswarm on node:dgram', { PUNCHSWARM_UDP_BATCH: '0' })
+}
+
+async function startPunchswarmWith(port: number, name: string, env: NodeJS.ProcessEnv): Promise<BenchServer> {
   const child = spawn(
     process.execPath,
     [
@@ -69,10 +78,11 @@ export async function startPunchswarm(port: number): Promise<BenchServer> {
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     },
   )
   await waitForLine(child, /\/announce/, 'punchswarm tracker')
-  return { name: 'punchswarm', port, pid: child.pid!, keepAlive: true, stop: stopper(child) }
+  return { name, port, pid: child.pid!, keepAlive: true, stop: stopper(child) }
 }
 
 /** Installs bittorrent-tracker into bench/.deps (once), without its native build scripts. */

@@ -65,6 +65,8 @@ export class BatchUdpIo {
   private sentUpTo = 0
   private outBytes = 0
   private flushScheduled = false
+  /** Inside a batch of datagrams, before its last: sends wait for the batch's end. */
+  private delivering = false
   private blocked = false
   /** Datagrams that arrived while the batch was full and the socket blocked. */
   private readonly waiting: { bytes: Uint8Array; ip: number; port: number }[] = []
@@ -79,7 +81,7 @@ export class BatchUdpIo {
     recvBufferBytes: number,
     sendBufferBytes: number,
   ) {
-    this.inMeta = new Int32Array(native.slots * 4)
+    this.inMeta = new Int32Array(native.slots * 4 + 1)
     this.outMeta = new Int32Array(native.slots * 4)
     this.handle = native.open(
       host,
@@ -112,12 +114,20 @@ export class BatchUdpIo {
     if (this.closed) return
     const m = index * 4
     const meta = this.inMeta
-    // A Buffer, as dgram hands on: the DHT library calls Buffer methods on what it receives.
-    this.sink.message(Buffer.from(bytes, meta[m]!, meta[m + 1]!), {
-      address: ipName(meta[m + 2]! >>> 0),
-      port: meta[m + 3]!,
-      family: 'IPv4',
-    })
+    const last = index === meta[this.native.slots * 4]! - 1
+    // What the datagrams of one batch send (a tracker's answers) leaves in one sendmmsg after the
+    // last of them, not one per datagram as a flush per turn would make it.
+    this.delivering = !last
+    try {
+      // A Buffer, as dgram hands on: the DHT library calls Buffer methods on what it receives.
+      this.sink.message(Buffer.from(bytes, meta[m]!, meta[m + 1]!), {
+        address: ipName(meta[m + 2]! >>> 0),
+        port: meta[m + 3]!,
+        family: 'IPv4',
+      })
+    } finally {
+      if (last) this.flush()
+    }
   }
 
   private readonly onWritable = (): void => {
@@ -161,7 +171,7 @@ export class BatchUdpIo {
       }
     }
     this.append(bytes, ip, port)
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && !this.delivering) {
       this.flushScheduled = true
       queueMicrotask(this.flushNow)
     }

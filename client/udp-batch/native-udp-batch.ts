@@ -10,7 +10,7 @@ export interface NativeUdpBatch {
     port: number,
     recvBufferBytes: number,
     sendBufferBytes: number,
-    /** Filled per batch: [offset, length, ip, port] per datagram in `bytes`. */
+    /** Filled per batch: [offset, length, ip, port] per datagram in `bytes`, then their count. */
     meta: Int32Array,
     onDatagram: (bytes: ArrayBuffer, index: number) => void,
     onWritable: () => void,

@@ -30,7 +30,7 @@ typedef struct {
   napi_ref on_writable; // () => void
   napi_ref meta_ref;
   napi_ref resource;    // the async resource every callback runs under
-  int32_t *meta;        // SLOTS * 4
+  int32_t *meta;        // SLOTS * 4, then the batch's datagram count
   napi_async_context async;
   uint8_t *scratch;     // SLOTS * SLOT_BYTES
   struct mmsghdr msgs[SLOTS];
@@ -107,6 +107,7 @@ static void read_batches(batch_socket *s) {
       s->meta[i * 4 + 3] = ntohs(s->from[i].sin_port);
       at += len;
     }
+    s->meta[SLOTS * 4] = n;
     // One callback per datagram, each in its own callback scope, as node:dgram calls: the
     // process.nextTick callbacks and microtasks one datagram causes run before the next datagram
     // arrives (a promise resolved by a handshake packet settles before a reset behind it).
@@ -172,7 +173,7 @@ static int parse_ipv4(napi_env env, napi_value value, struct in_addr *out) {
   return inet_pton(AF_INET, host, out) == 1;
 }
 
-// open(host, port, recvBufferBytes, sendBufferBytes, meta: Int32Array(SLOTS*4), onDatagram, onWritable)
+// open(host, port, recvBufferBytes, sendBufferBytes, meta: Int32Array(SLOTS*4+1), onDatagram, onWritable)
 //   -> handle; throws on a bad address or a failed bind.
 static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -202,8 +203,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t meta_offset;
   if (napi_get_typedarray_info(env, argv[4], &type, &meta_len, &meta, &meta_buffer, &meta_offset) !=
           napi_ok ||
-      type != napi_int32_array || meta_len < SLOTS * 4) {
-    napi_throw_type_error(env, NULL, "open: meta must be an Int32Array of 256");
+      type != napi_int32_array || meta_len < SLOTS * 4 + 1) {
+    napi_throw_type_error(env, NULL, "open: meta must be an Int32Array of 257");
     return NULL;
   }
 

@@ -1,5 +1,5 @@
-import { createSocket } from 'node:dgram'
 import type { Logger } from 'pino'
+import { UdpSocket } from '../../client/udp-socket.js'
 import type { Clock } from '../../protocol/clock.js'
 import type { UdpAddress } from '../../protocol/datagram-socket.js'
 import type { RequestLimiter } from '../request-limiter.js'
@@ -34,7 +34,10 @@ export async function bindUdpTracker(
     limiter?: RequestLimiter
   },
 ): Promise<RunningUdpTracker> {
-  const socket = createSocket({
+  // The client's UDP socket: on Linux the batched addon (docs/utp.md), else node:dgram.
+  const socket = await UdpSocket.open({
+    host: options.host,
+    port: options.port,
     type: options.host.includes(':') ? 'udp6' : 'udp4',
     recvBufferSize: SOCKET_BUFFER_BYTES,
     sendBufferSize: SOCKET_BUFFER_BYTES,
@@ -43,25 +46,22 @@ export async function bindUdpTracker(
     { intervalSeconds: deps.intervalSeconds },
     { ...deps, onRendezvous: options.onRendezvous },
   )
-  socket.on('message', (msg, rinfo) => {
+  socket.on('message', (msg, from) => {
     try {
-      const reply = handler.handle(msg, { address: rinfo.address, port: rinfo.port })
-      if (reply) socket.send(reply, rinfo.port, rinfo.address)
+      const reply = handler.handle(msg, from)
+      if (reply) socket.send(reply, from)
     } catch (err) {
       deps.logger.error({ err }, 'udp tracker handler failed')
     }
   })
   socket.on('error', (err) => deps.logger.warn({ err }, 'udp tracker socket error'))
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject)
-    socket.bind(options.port, options.host, () => {
-      socket.off('error', reject)
-      resolve()
-    })
-  })
   return {
     port: socket.address().port,
-    send: (bytes, to) => socket.send(bytes, to.port, to.address),
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+    send: (bytes, to) => socket.send(bytes, to),
+    close: () =>
+      new Promise<void>((resolve) => {
+        socket.once('close', () => resolve())
+        socket.close()
+      }),
   }
 }

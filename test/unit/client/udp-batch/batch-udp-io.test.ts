@@ -105,6 +105,9 @@ describe.skipIf(gate.skip)('the batched UDP addon', () => {
 class ScriptedNative implements NativeUdpBatch {
   readonly slots = 64
   readonly sent: number[] = []
+  sendCalls = 0
+  meta: Int32Array = new Int32Array(0)
+  deliver: (bytes: ArrayBuffer, index: number) => void = () => {}
   /** How many more datagrams the "kernel" takes before answering EAGAIN; Infinity: all. */
   room = Number.POSITIVE_INFINITY
   awaiting = false
@@ -114,14 +117,17 @@ class ScriptedNative implements NativeUdpBatch {
     _port: number,
     _r: number,
     _s: number,
-    _meta: Int32Array,
-    _onDatagram: (bytes: ArrayBuffer, index: number) => void,
+    meta: Int32Array,
+    onDatagram: (bytes: ArrayBuffer, index: number) => void,
     onWritable: () => void,
   ): NativeHandle {
+    this.meta = meta
+    this.deliver = onDatagram
     this.onWritable = onWritable
     return {} as NativeHandle
   }
   send(_h: NativeHandle, bytes: Uint8Array, meta: Int32Array, count: number): number {
+    this.sendCalls++
     if (this.room === 0) return -constants.errno.EAGAIN
     const n = Math.min(count, this.room)
     for (let i = 0; i < n; i++) {
@@ -145,6 +151,46 @@ class ScriptedNative implements NativeUdpBatch {
   }
   close(): void {}
 }
+
+/** Has the scripted addon read `count` 4-byte datagrams (0, 1, ...) from 10.0.0.1:7 in one batch. */
+function deliverBatch(native: ScriptedNative, count: number): void {
+  const bytes = new ArrayBuffer(count * 4)
+  for (let i = 0; i < count; i++) {
+    new DataView(bytes).setUint32(i * 4, i)
+    native.meta.set([i * 4, 4, 0x0a000001, 7], i * 4)
+  }
+  native.meta[native.slots * 4] = count
+  for (let i = 0; i < count; i++) native.deliver(bytes, i)
+}
+
+describe('BatchUdpIo sends', () => {
+  it('answers to a batch of datagrams leave in one sendmmsg after its last datagram', async () => {
+    const native = new ScriptedNative()
+    const seen: string[] = []
+    const udp: BatchUdpIo = BatchUdpIo.open(
+      native,
+      {
+        message: (bytes, from) => {
+          seen.push(`${from.address}:${from.port}`)
+          udp.send(bytes, from.port, from.address)
+        },
+        error: (err) => expect.fail(err.message),
+      },
+      { host: '127.0.0.1', port: 1, recvBufferSize: 0, sendBufferSize: 0 },
+    )
+    deliverBatch(native, 10)
+    expect(seen).toEqual(Array(10).fill('10.0.0.1:7'))
+    expect(native.sendCalls).toBe(1)
+    expect(native.sent).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    // Outside a batch, what one turn sends leaves when its microtasks run.
+    udp.send(Uint8Array.of(0, 0, 0, 42), 7, '10.0.0.1')
+    udp.send(Uint8Array.of(0, 0, 0, 43), 7, '10.0.0.1')
+    expect(native.sendCalls).toBe(1)
+    await Promise.resolve()
+    expect(native.sendCalls).toBe(2)
+    expect(native.sent.slice(10)).toEqual([42, 43])
+  })
+})
 
 describe('BatchUdpIo when the kernel cannot take more', () => {
   const sink: UdpIoSink = { message: () => {}, error: (err) => expect.fail(err.message) }
