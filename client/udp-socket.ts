@@ -53,8 +53,8 @@ interface UdpIo {
 
 /**
  * The client's one shared UDP socket behind the DatagramSocket seam: on Linux the batched addon
- * (client/udp-batch: recvmmsg/sendmmsg, one JavaScript call per batch of datagrams), elsewhere or
- * without it node:dgram. Send failures are reported through `error`, never thrown: a datagram
+ * (client/udp-batch: recvmmsg/sendmmsg, one system call per batch of datagrams each way), elsewhere
+ * or without it node:dgram. Send failures are reported through `error`, never thrown: a datagram
  * network may always lose a packet.
  */
 export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements DatagramSocket {
@@ -80,7 +80,7 @@ export class UdpSocket extends EventEmitter<DatagramSocketEvents> implements Dat
     super()
   }
 
-  /** Whether this socket runs on the batched addon (for tests and benchmarks). */
+  /** Whether this socket runs on the batched addon (the CLI's `listening` event says which). */
   get batched(): boolean {
     return this.io instanceof BatchUdpIo
   }
