@@ -14,6 +14,12 @@ export const DHT_LOOKUP_INTERVAL_MS = 5 * 60_000
 export const DHT_PEER_MAX_AGE_MS = 30 * 60_000
 /** An announce that reached no node is retried after this, doubling up to DHT_ANNOUNCE_INTERVAL_MS. */
 export const DHT_RETRY_MS = 10_000
+/**
+ * A round (lookup, then announce) that has not ended after this counts as one that reached nobody.
+ * Its queries time out in seconds; a round lasts longer only if bittorrent-dht lost its callback
+ * (a throw inside it on a hostile reply), which would otherwise end that torrent's announces.
+ */
+export const DHT_ROUND_DEADLINE_MS = 2 * 60_000
 
 export interface DhtNodeOptions {
   /** Contacts to join the DHT through (host names or IPs); empty starts a DHT of its own. */
@@ -37,8 +43,11 @@ interface Tracked {
   port: number
   /** Whether we still download: lookups come more often. */
   downloading: () => boolean
+  /** The next round's timer, or the running round's deadline. */
   timer: TimerHandle | undefined
   retryMs: number
+  /** Counts rounds; a callback of a round that already ended finds a newer number and is ignored. */
+  round: number
 }
 
 /**
@@ -113,6 +122,7 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
       downloading: opts.downloading,
       timer: undefined,
       retryMs: DHT_RETRY_MS,
+      round: 0,
     }
     this.tracked.set(hex, t)
     this.announce(hex, t)
@@ -136,19 +146,22 @@ export class DhtNode extends EventEmitter<DhtNodeEvents> {
 
   /** One round: a get_peers lookup (peers arrive as events), then announce_peer to the closest nodes. */
   private announce(hex: string, t: Tracked): void {
-    t.timer = undefined
+    const round = ++t.round
+    t.timer = this.clock.setTimer(DHT_ROUND_DEADLINE_MS, () => this.done(hex, t, round, 0))
     // bittorrent-dht's announce looks up first when it has no fresh table for the info hash; look up
     // explicitly so every round finds new peers and counts the nodes that answered.
     this.dht.lookup(t.infoHash, (lookupErr, n) => {
-      if (this.closed || this.tracked.get(hex) !== t) return
+      if (this.closed || this.tracked.get(hex) !== t || t.round !== round) return
       const visited = n ?? 0
-      if (lookupErr || visited === 0) return this.done(hex, t, 0)
-      this.dht.announce(t.infoHash, t.port, (err) => this.done(hex, t, err ? 0 : visited))
+      if (lookupErr || visited === 0) return this.done(hex, t, round, 0)
+      this.dht.announce(t.infoHash, t.port, (err) => this.done(hex, t, round, err ? 0 : visited))
     })
   }
 
-  private done(hex: string, t: Tracked, nodes: number): void {
-    if (this.closed || this.tracked.get(hex) !== t) return
+  private done(hex: string, t: Tracked, round: number, nodes: number): void {
+    if (this.closed || this.tracked.get(hex) !== t || t.round !== round) return
+    t.round++ // this round has ended: its late callbacks are ignored
+    if (t.timer !== undefined) this.clock.clearTimer(t.timer)
     this.emit('announced', hex, { nodes })
     let next: number
     if (nodes === 0) {
