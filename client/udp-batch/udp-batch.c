@@ -21,6 +21,16 @@
 // Readable events read at most this many batches before letting the loop run other work.
 #define BATCHES_PER_EVENT 4
 
+// Where recvmmsg reads, one per JavaScript environment (thread), shared by its sockets: a read is
+// copied out before any JavaScript runs, and a process may hold a hundred sockets (birthday probing
+// from behind a symmetric NAT), each of which would otherwise reserve 4 MiB.
+struct read_area {
+  uint8_t *scratch; // SLOTS * SLOT_BYTES, allocated with the first socket
+  struct mmsghdr msgs[SLOTS];
+  struct iovec iov[SLOTS];
+  struct sockaddr_in from[SLOTS];
+};
+
 typedef struct {
   napi_env env;
   int fd;
@@ -32,10 +42,7 @@ typedef struct {
   napi_ref resource;    // the async resource every callback runs under
   int32_t *meta;        // SLOTS * 4, then the batch's datagram count
   napi_async_context async;
-  uint8_t *scratch;     // SLOTS * SLOT_BYTES
-  struct mmsghdr msgs[SLOTS];
-  struct iovec iov[SLOTS];
-  struct sockaddr_in from[SLOTS];
+  struct read_area *area;
 } batch_socket;
 
 #define CHECK(call)                                                                              \
@@ -73,20 +80,21 @@ static void call_js(batch_socket *s, napi_ref ref, size_t argc, napi_value *argv
 }
 
 static void read_batches(batch_socket *s) {
+  struct read_area *a = s->area;
   for (int round = 0; round < BATCHES_PER_EVENT && s->fd >= 0; round++) {
     for (int i = 0; i < SLOTS; i++) {
-      s->iov[i].iov_base = s->scratch + (size_t)i * SLOT_BYTES;
-      s->iov[i].iov_len = SLOT_BYTES;
-      memset(&s->msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-      s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
-      s->msgs[i].msg_hdr.msg_iovlen = 1;
-      s->msgs[i].msg_hdr.msg_name = &s->from[i];
-      s->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+      a->iov[i].iov_base = a->scratch + (size_t)i * SLOT_BYTES;
+      a->iov[i].iov_len = SLOT_BYTES;
+      memset(&a->msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+      a->msgs[i].msg_hdr.msg_iov = &a->iov[i];
+      a->msgs[i].msg_hdr.msg_iovlen = 1;
+      a->msgs[i].msg_hdr.msg_name = &a->from[i];
+      a->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
     }
-    int n = recvmmsg(s->fd, s->msgs, SLOTS, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(s->fd, a->msgs, SLOTS, MSG_DONTWAIT, NULL);
     if (n <= 0) return; // EAGAIN, or an error a datagram socket may ignore (the next read goes on)
     size_t total = 0;
-    for (int i = 0; i < n; i++) total += s->msgs[i].msg_len;
+    for (int i = 0; i < n; i++) total += a->msgs[i].msg_len;
     napi_handle_scope scope;
     if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
     // One fresh ArrayBuffer per batch, the datagrams end to end: a listener may keep its bytes,
@@ -99,12 +107,12 @@ static void read_batches(batch_socket *s) {
     }
     size_t at = 0;
     for (int i = 0; i < n; i++) {
-      unsigned len = s->msgs[i].msg_len;
-      memcpy((uint8_t *)bytes + at, s->iov[i].iov_base, len);
+      unsigned len = a->msgs[i].msg_len;
+      memcpy((uint8_t *)bytes + at, a->iov[i].iov_base, len);
       s->meta[i * 4] = (int32_t)at;
       s->meta[i * 4 + 1] = (int32_t)len;
-      s->meta[i * 4 + 2] = (int32_t)ntohl(s->from[i].sin_addr.s_addr);
-      s->meta[i * 4 + 3] = ntohs(s->from[i].sin_port);
+      s->meta[i * 4 + 2] = (int32_t)ntohl(a->from[i].sin_addr.s_addr);
+      s->meta[i * 4 + 3] = ntohs(a->from[i].sin_port);
       at += len;
     }
     s->meta[SLOTS * 4] = n;
@@ -141,9 +149,7 @@ static void update_poll(batch_socket *s, int events) {
 }
 
 static void on_closed(uv_handle_t *handle) {
-  batch_socket *s = handle->data;
-  free(s->scratch);
-  free(s);
+  free(handle->data);
 }
 
 static batch_socket *unwrap(napi_env env, napi_value value) {
@@ -218,17 +224,18 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind", err);
   }
 
+  struct read_area *area = NULL;
+  napi_get_instance_data(env, (void **)&area);
+  if (area != NULL && area->scratch == NULL) area->scratch = malloc((size_t)SLOTS * SLOT_BYTES);
   batch_socket *s = calloc(1, sizeof(batch_socket));
-  uint8_t *scratch = malloc((size_t)SLOTS * SLOT_BYTES);
-  if (s == NULL || scratch == NULL) {
+  if (s == NULL || area == NULL || area->scratch == NULL) {
     free(s);
-    free(scratch);
     close(fd);
     return throw_errno(env, "open", ENOMEM);
   }
   s->env = env;
   s->fd = fd;
-  s->scratch = scratch;
+  s->area = area;
   s->meta = meta;
   napi_create_reference(env, argv[4], 1, &s->meta_ref);
   napi_create_reference(env, argv[5], 1, &s->on_datagram);
@@ -376,7 +383,15 @@ static void export_fn(napi_env env, napi_value exports, const char *name, napi_c
   napi_set_named_property(env, exports, name, value);
 }
 
+static void free_read_area(napi_env env, void *data, void *hint) {
+  struct read_area *area = data;
+  free(area->scratch);
+  free(area);
+}
+
 NAPI_MODULE_INIT() {
+  struct read_area *area = calloc(1, sizeof(struct read_area));
+  if (area != NULL) napi_set_instance_data(env, area, free_read_area, NULL);
   export_fn(env, exports, "open", open_socket);
   export_fn(env, exports, "send", send_batch);
   export_fn(env, exports, "awaitWritable", await_writable);

@@ -68,6 +68,22 @@ describe.skipIf(gate.skip)('the batched UDP addon', () => {
     expect(Buffer.from(got[2]!).toString()).toBe('after')
   })
 
+  it('serves 128 sockets at once (birthday probing opens as many), each its own datagrams', async () => {
+    const sender = await UdpSocket.open({ host: '127.0.0.1' })
+    open.push(sender)
+    const sockets = await Promise.all(
+      Array.from({ length: 128 }, () => UdpSocket.open({ host: '127.0.0.1' })),
+    )
+    open.push(...sockets)
+    const got = sockets.map(() => [] as number[])
+    sockets.forEach((s, i) => s.on('message', (bytes) => got[i]!.push(bytes[0]!)))
+    for (let round = 0; round < 2; round++)
+      for (const [i, s] of sockets.entries())
+        sender.send(Uint8Array.of(i + round), { address: '127.0.0.1', port: s.address().port })
+    await until(() => got.every((g) => g.length === 2))
+    expect(got).toEqual(sockets.map((_, i) => [i, i + 1]))
+  })
+
   it('stops delivering a batch once a listener closes the socket', async () => {
     const a = await UdpSocket.open({ host: '127.0.0.1' })
     const b = await UdpSocket.open({ host: '127.0.0.1' })
