@@ -14,7 +14,7 @@ export interface UdpIoSink {
 const OUT_BYTES = 256 * 1024
 /** Datagrams kept while the kernel's send buffer is full; more are dropped, as a full queue would. */
 const MAX_WAITING = 4096
-/** Entries kept in each address cache before it starts over (peers are few; this bounds a scan). */
+/** Entries kept in each address cache before it starts over: a flood of spoofed sources stays bounded. */
 const ADDRESS_CACHE_SIZE = 4096
 
 const errnoNames = new Map<number, string>(
@@ -49,10 +49,11 @@ function ipNumber(address: string): number | undefined {
 }
 
 /**
- * An IPv4 UDP socket on the batched addon: datagrams are read a batch per system call (and handed on
- * one callback each, as node:dgram does), and sends made in one turn of the event loop leave in one
- * sendmmsg when the turn's microtasks run. Datagrams the
- * kernel cannot take yet (a full send buffer) wait, in order, for the socket to become writable.
+ * An IPv4 UDP socket on the batched addon. Datagrams are read a batch per system call and handed on
+ * one callback each, as node:dgram does. Sends made in one turn of the event loop leave in one
+ * sendmmsg when the turn's microtasks run, those made while a read batch is handed on after its
+ * last datagram. Datagrams the kernel cannot take yet (a full send buffer) wait, in order, for the
+ * socket to become writable.
  */
 export class BatchUdpIo {
   private readonly handle: NativeHandle
@@ -68,7 +69,7 @@ export class BatchUdpIo {
   /** Inside a batch of datagrams, before its last: sends wait for the batch's end. */
   private delivering = false
   private blocked = false
-  /** Datagrams that arrived while the batch was full and the socket blocked. */
+  /** Datagrams sent while the batch was full and the socket blocked, in order. */
   private readonly waiting: { bytes: Uint8Array; ip: number; port: number }[] = []
   private closed = false
 

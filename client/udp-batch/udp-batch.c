@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
